@@ -1,0 +1,1 @@
+"""The application core: messages, router, sessions, stores, rendering, config, CLI."""

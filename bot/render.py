@@ -1,0 +1,49 @@
+"""Every word a person reads comes from a jinja2 template in `bot/templates/`.
+
+A template is looked up as `<channel>/<name>.j2`, then `common/<name>.j2` (plain text
+shared by all channels). Channels that speak HTML (Telegram, web) render with
+autoescaping on, so values are always escaped there, whichever template is used.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import jinja2
+
+HTML_CHANNELS = frozenset({"telegram", "web"})
+CHANNELS = frozenset({"sms", "cli", "terminal"}) | HTML_CHANNELS
+
+
+@functools.cache
+def _env(html: bool) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("bot", "templates"),
+        autoescape=html,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["yuan"] = format_yuan
+    return env
+
+
+def format_yuan(value: float | int | None) -> str:
+    """350.0 -> '350', 12.5 -> '12.5', None -> '未知'."""
+    if value is None:
+        return "未知"
+    number = round(float(value), 2)
+    return f"{number:.2f}".rstrip("0").rstrip(".") if number != int(number) else str(int(number))
+
+
+def template_for(channel: str, name: str) -> jinja2.Template:
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown channel {channel!r}")
+    env = _env(channel in HTML_CHANNELS)
+    return env.select_template([f"{channel}/{name}.j2", f"common/{name}.j2"])
+
+
+def render(channel: str, name: str, **values: Any) -> str:
+    return template_for(channel, name).render(channel=channel, **values)

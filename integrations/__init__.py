@@ -1,0 +1,1 @@
+"""The outside world: Telegram, SMS gateways, the township-window queue, notifications."""
