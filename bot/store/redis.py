@@ -1,0 +1,187 @@
+"""The Redis store, shared by any number of server processes (`REDIS_URL`).
+
+Keys are `rb:<namespace>:<key>`, locks `rb:lock:<key>`. Values are compact UTF-8 JSON
+(no spaces, no \\uXXXX escapes): an idle 10-answer session takes well under 2 KB
+(`MEMORY USAGE`, bench/store_bench.py).
+
+- `add_once`: `SET NX PX`, atomic on the server, so across processes.
+- `incr`: INCR and, when the key has no expiry yet, PEXPIRE, in one Lua script, so a
+  counter can never be left without its window.
+- `lock`: `SET rb:lock:<key> <random token> NX PX <timeout>`, polled with a growing
+  pause until `wait` is over; released by a Lua compare-and-delete, so a holder whose
+  lease lapsed can never delete its successor's lock. A crashed holder's lock expires
+  after `timeout`. No extension: the default 10 s is far above one message's work.
+
+Connection errors and timeouts are retried by redis-py (`Retry` with
+`ExponentialBackoff`, a fresh connection each time), then raised as `StoreUnavailable`.
+Socket timeouts bound every call, so a dead or hung server makes the store fail fast
+rather than hang; once the server is back the pool simply reconnects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import secrets
+import time
+from collections.abc import Awaitable
+from contextlib import AbstractAsyncContextManager
+from types import TracebackType
+from typing import Any, TypeVar
+
+from redis import exceptions as rx
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+
+from bot.store import (
+    LockTimeout,
+    StoreUnavailable,
+    check_namespace,
+    check_seconds,
+    decode,
+    encode,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+PREFIX = "rb"
+UNREACHABLE = (rx.ConnectionError, rx.TimeoutError, rx.ReadOnlyError, OSError)
+INCR_SCRIPT = """
+local count = redis.call('INCR', KEYS[1])
+if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return count
+"""
+RELEASE_SCRIPT = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def key_of(namespace: str, key: str) -> str:
+    return f"{PREFIX}:{check_namespace(namespace)}:{key}"
+
+
+def lock_key(key: str) -> str:
+    return f"{PREFIX}:lock:{key}"
+
+
+def millis(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
+
+
+class RedisStore:
+    def __init__(
+        self,
+        url: str,
+        *,
+        retries: int = 3,
+        socket_timeout: float = 2.0,
+        connect_timeout: float = 1.0,
+        max_connections: int = 50,
+    ) -> None:
+        self.client: Redis = Redis.from_url(
+            url,
+            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries),
+            socket_timeout=socket_timeout,
+            socket_connect_timeout=connect_timeout,
+            max_connections=max_connections,
+            health_check_interval=30,
+        )
+        self._incr = self.client.register_script(INCR_SCRIPT)
+        self._release = self.client.register_script(RELEASE_SCRIPT)
+
+    async def get(self, namespace: str, key: str) -> dict[str, Any] | None:
+        raw = await self._call("get", namespace, self.client.get(key_of(namespace, key)))
+        return None if raw is None else decode(namespace, raw)
+
+    async def put(
+        self, namespace: str, key: str, value: dict[str, Any], ttl: float | None = None
+    ) -> None:
+        name, data = key_of(namespace, key), encode(value).encode()
+        px = None if ttl is None else millis(check_seconds("ttl", ttl))
+        await self._call("put", namespace, self.client.set(name, data, px=px))
+
+    async def delete(self, namespace: str, key: str) -> None:
+        await self._call("delete", namespace, self.client.delete(key_of(namespace, key)))
+
+    async def add_once(self, namespace: str, key: str, ttl: float) -> bool:
+        name, px = key_of(namespace, key), millis(check_seconds("ttl", ttl))
+        return bool(
+            await self._call("add_once", namespace, self.client.set(name, b"{}", nx=True, px=px))
+        )
+
+    async def incr(self, namespace: str, key: str, window: float) -> int:
+        name, px = key_of(namespace, key), millis(check_seconds("window", window))
+        return int(await self._call("incr", namespace, self._incr(keys=[name], args=[px])))
+
+    def lock(
+        self, key: str, timeout: float = 10.0, wait: float = 15.0
+    ) -> AbstractAsyncContextManager[None]:
+        return _RedisLock(self, lock_key(key), check_seconds("timeout", timeout), wait)
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self.client.ping())
+        except (*UNREACHABLE, rx.RedisError):
+            return False
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    async def _call(self, op: str, namespace: str, call: Awaitable[T]) -> T:
+        """Await one command; unreachable after redis-py's retries -> StoreUnavailable."""
+        try:
+            return await call
+        except UNREACHABLE as error:
+            log.warning("redis unreachable during %s(%s): %s", op, namespace, type(error).__name__)
+            raise StoreUnavailable(f"redis unreachable during {op}({namespace})") from error
+
+
+class _RedisLock:
+    """`async with store.lock(key)`: SET NX PX with a random token."""
+
+    def __init__(self, store: RedisStore, name: str, timeout: float, wait: float) -> None:
+        self.store, self.name, self.timeout, self.wait = store, name, timeout, wait
+        self.token: bytes | None = None
+
+    async def __aenter__(self) -> None:
+        token = secrets.token_hex(16).encode()
+        deadline = time.monotonic() + self.wait
+        pause = 0.005
+        client = self.store.client
+        while True:
+            taken = await self.store._call(
+                "lock", "lock", client.set(self.name, token, nx=True, px=millis(self.timeout))
+            )
+            if taken:
+                self.token = token
+                return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise LockTimeout(f"lock not free within {self.wait:g} s")
+            await asyncio.sleep(min(remaining, pause * random.uniform(0.5, 1.5)))
+            pause = min(pause * 2, 0.1)
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        token, self.token = self.token, None
+        if token is None:
+            return
+        try:
+            released = await self.store._call(
+                "unlock", "lock", self.store._release(keys=[self.name], args=[token])
+            )
+        except StoreUnavailable:
+            # The body's outcome stands; the lock lapses after its timeout.
+            log.warning("lock not released (redis unreachable); it expires after its timeout")
+            return
+        if not released:
+            log.warning("a lock was held past its timeout and had been taken over")
