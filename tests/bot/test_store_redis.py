@@ -1,0 +1,263 @@
+"""The Redis store beyond the contract, on the suite's real redis-server: key layout and
+size, outages (stopped, hung, connections killed), and locks across real processes."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from bot.store import LockTimeout, StoreUnavailable
+from bot.store.redis import RedisStore
+from dialogues.engine import Session
+
+pytestmark = pytest.mark.redis
+
+ROOT = Path(__file__).resolve().parents[2]
+SENDER = "sms:+8613800000000"
+
+CONTENDER = """
+import asyncio, os, sys
+from bot.store.redis import RedisStore
+
+async def main(url: str, path: str, rounds: int) -> None:
+    store = RedisStore(url)
+    print("ready", flush=True)
+    sys.stdin.readline()  # wait for "go", so that both processes contend
+    for _ in range(rounds):
+        async with store.lock("sms:+8613800000000", timeout=5, wait=30):
+            with open(path, "a") as log:
+                log.write(f"enter {os.getpid()}\\n")
+            await asyncio.sleep(0.005)
+            with open(path, "a") as log:
+                log.write(f"exit {os.getpid()}\\n")
+        await asyncio.sleep(0.01)  # a sender's messages do not arrive back to back
+    await store.close()
+
+asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
+"""
+
+HOLDER = """
+import asyncio, sys
+from bot.store.redis import RedisStore
+
+async def main(url: str) -> None:
+    store = RedisStore(url)
+    async with store.lock("sms:+8613800000000", timeout=1.0):
+        print("held", flush=True)
+        await asyncio.sleep(3600)
+
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+def realistic_session() -> dict[str, Any]:
+    """An idle session in the middle of the questionnaire: ten answers, their history."""
+    answers: dict[str, Any] = {
+        "district": "奉节县",
+        "township": "永安街道",
+        "area": "rural",
+        "members": 3,
+        "ages": [67, 64, 35],
+        "wages": 1200,
+        "farming": 150,
+        "pension": 180,
+        "financial_assets": 3000,
+        "legal_supporter": "unable",
+    }
+    session = Session(
+        flow="screening",
+        state="ask_vehicle",
+        cursor=0,
+        answers=answers,
+        history=[[name, 0] for name in answers],
+        hint="例如：没有，或者 一辆三万元的车",
+        offer={"1": "dibao.conditions", "2": "dibao.apply", "3": "tekun.conditions"},
+        last_seen=1_754_000_000.123,
+    )
+    return session.to_dict()
+
+
+async def spawn(code: str, *args: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        code,
+        *args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+
+
+async def finish(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        process.kill()
+    await process.wait()
+
+
+async def read_line(process: asyncio.subprocess.Process) -> bytes:
+    assert process.stdout is not None
+    return await asyncio.wait_for(process.stdout.readline(), 30)
+
+
+@pytest.fixture
+def raw(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+async def store(redis_url: str) -> AsyncIterator[RedisStore]:
+    opened = RedisStore(redis_url)
+    yield opened
+    await opened.close()
+
+
+async def test_keys_are_prefixed_and_values_compact_utf8(
+    store: RedisStore, raw: redis.Redis
+) -> None:
+    await store.put("session", SENDER, {"district": "奉节县", "members": [1, 2]}, ttl=3600)
+    raw_value = raw.get(f"rb:session:{SENDER}")
+    assert raw_value == '{"district":"奉节县","members":[1,2]}'.encode()
+    assert 3_500_000 < int(raw.pttl(f"rb:session:{SENDER}")) <= 3_600_000
+    assert await store.add_once("delivery", "twilio:SM1", ttl=60)
+    assert 0 < int(raw.pttl("rb:delivery:twilio:SM1")) <= 60_000
+    await store.incr("rate", SENDER, window=60)
+    await store.incr("rate", SENDER, window=60)
+    assert raw.get(f"rb:rate:{SENDER}") == b"2"
+    assert 0 < int(raw.pttl(f"rb:rate:{SENDER}")) <= 60_000
+    async with store.lock(SENDER, timeout=7):
+        assert 0 < int(raw.pttl(f"rb:lock:{SENDER}")) <= 7_000
+    assert raw.exists(f"rb:lock:{SENDER}") == 0
+    assert sorted(raw.keys("*")) == sorted(
+        f"rb:{name}".encode()
+        for name in (f"session:{SENDER}", "delivery:twilio:SM1", f"rate:{SENDER}")
+    )
+
+
+async def test_a_counter_without_expiry_gets_its_window(
+    store: RedisStore, raw: redis.Redis
+) -> None:
+    raw.set(f"rb:rate:{SENDER}", 5)  # e.g. left by an older version, without a TTL
+    assert await store.incr("rate", SENDER, window=60) == 6
+    assert 0 < int(raw.pttl(f"rb:rate:{SENDER}")) <= 60_000
+
+
+async def test_an_idle_session_takes_under_2_kb(store: RedisStore, raw: redis.Redis) -> None:
+    value = realistic_session()
+    await store.put("session", SENDER, value, ttl=8 * 24 * 3600)
+    assert await store.get("session", SENDER) == value
+    used = int(raw.memory_usage(f"rb:session:{SENDER}") or 0)
+    assert 0 < used <= 2048, used
+    assert len(json.dumps(value, ensure_ascii=False, indent=2).encode()) > used  # compact
+
+
+async def test_killed_connections_are_reopened_transparently(
+    store: RedisStore, raw: redis.Redis
+) -> None:
+    await store.put("session", SENDER, {"v": 1})
+    killed = raw.client_kill_filter(_type="normal", skipme=True)
+    assert killed >= 1  # the store's pooled connection was among them
+    assert await store.get("session", SENDER) == {"v": 1}
+
+
+async def test_a_stopped_server_fails_fast_and_the_store_recovers(
+    redis_server: Any, store: RedisStore
+) -> None:
+    await store.put("session", SENDER, {"v": 1})
+    redis_server.stop()
+    try:
+        for operation in (
+            store.get("session", SENDER),
+            store.put("session", SENDER, {"v": 2}),
+            store.add_once("delivery", "twilio:SM1", 60),
+            store.incr("rate", SENDER, 60),
+        ):
+            start = time.monotonic()
+            with pytest.raises(StoreUnavailable):
+                await operation
+            assert time.monotonic() - start < 5
+        start = time.monotonic()
+        with pytest.raises(StoreUnavailable) as raised:
+            async with store.lock(SENDER, wait=30):
+                pytest.fail("locked without a server")
+        assert not isinstance(raised.value, LockTimeout)  # unreachable, not busy
+        assert time.monotonic() - start < 5
+        assert await store.ping() is False
+    finally:
+        redis_server.start()
+    # The same store object works again: its pool reconnects.
+    assert await store.ping() is True
+    await store.put("session", SENDER, {"v": 3})
+    assert await store.get("session", SENDER) == {"v": 3}
+
+
+async def test_a_hung_server_times_out_instead_of_hanging(
+    redis_server: Any, redis_url: str
+) -> None:
+    store = RedisStore(redis_url, socket_timeout=0.3, retries=1)
+    await store.put("session", SENDER, {"v": 1})
+    redis_server.process.send_signal(signal.SIGSTOP)
+    try:
+        start = time.monotonic()
+        with pytest.raises(StoreUnavailable):
+            await store.get("session", SENDER)
+        assert time.monotonic() - start < 3
+    finally:
+        redis_server.process.send_signal(signal.SIGCONT)
+    assert await store.get("session", SENDER) == {"v": 1}
+    await store.close()
+
+
+async def test_two_processes_never_hold_the_lock_together(redis_url: str, tmp_path: Path) -> None:
+    journal = tmp_path / "journal.txt"
+    processes = [await spawn(CONTENDER, redis_url, str(journal), "30") for _ in range(2)]
+    try:
+        for process in processes:
+            assert await read_line(process) == b"ready\n"
+        for process in processes:
+            assert process.stdin is not None
+            process.stdin.write(b"go\n")
+            await process.stdin.drain()
+        for process in processes:
+            assert await asyncio.wait_for(process.wait(), 60) == 0
+    finally:
+        for process in processes:
+            await finish(process)
+    lines = journal.read_text().split()
+    events = list(zip(lines[0::2], lines[1::2], strict=True))  # (mark, pid)
+    assert len(events) == 2 * 2 * 30
+    for i in range(0, len(events), 2):
+        (enter, holder), (leave, same) = events[i], events[i + 1]
+        assert (enter, leave, same) == ("enter", "exit", holder), f"overlap at {i}"
+    holders = [holder for _, holder in events[0::2]]
+    switches = sum(a != b for a, b in itertools.pairwise(holders))
+    assert switches >= 2  # they really took turns, so the check had something to catch
+
+
+async def test_the_lock_of_a_killed_process_expires(redis_url: str, store: RedisStore) -> None:
+    holder = await spawn(HOLDER, redis_url)
+    try:
+        assert await read_line(holder) == b"held\n"
+        holder.send_signal(signal.SIGKILL)
+    finally:
+        await finish(holder)
+    with pytest.raises(LockTimeout):  # the dead process still holds it
+        async with store.lock(SENDER, wait=0.05):
+            pytest.fail("entered a held lock")
+    start = time.monotonic()
+    async with store.lock(SENDER, wait=5):
+        assert time.monotonic() - start < 1.5  # within the holder's 1 s timeout
