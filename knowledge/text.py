@@ -47,6 +47,12 @@ class Lexicon:
                     raise ValueError(f"lexicon: {variant!r} maps to itself")
                 table[key] = compact(canonical)
         self.table = table
+        # Canonical terms match themselves first, so that a variant inside one ("渐退" in
+        # "渐退期") does not rewrite it again: "渐退期" stays, "渐退" becomes "渐退期".
+        for canonical in canonical_to_variants:
+            key = compact(canonical)
+            if key:
+                table.setdefault(key, key)
         alternatives = sorted(table, key=len, reverse=True)
         self._pattern = re.compile("|".join(map(re.escape, alternatives))) if table else None
 

@@ -37,6 +37,12 @@ def test_longest_variant_wins() -> None:
     assert lexicon.normalize("五保户") == "特困"
 
 
+def test_a_variant_inside_a_canonical_term_leaves_the_term_alone() -> None:
+    lexicon = Lexicon({"渐退期": ["渐退", "缓退"]})
+    assert lexicon.normalize("渐退期多久") == "渐退期多久"
+    assert lexicon.normalize("渐退多久") == "渐退期多久"
+
+
 @pytest.mark.parametrize(
     "table",
     [{"a": ["x"], "b": ["x"]}, {"低保": ["低保"]}, {"低保": ["，"]}],
