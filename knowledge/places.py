@@ -360,18 +360,20 @@ def find_district(text: str) -> District | None:
 # ---------------------------------------------------------------- townships
 
 
-def _township_text(district: District, text: str) -> str:
+def _township_texts(district: District, text: str) -> tuple[str, str]:
+    """`text` as a township key: as typed (less 重庆市 and office words such as 办事处),
+    and also without a leading district name ("渝中区解放碑" → 解放碑). Both are needed:
+    沙坪坝街道 starts with the alias 沙坪坝."""
     key = _strip_city(compact(text))
-    for name in sorted((district.name, *district.aliases), key=len, reverse=True):
-        prefix = compact(name)
-        if key.startswith(prefix) and len(key) > len(prefix):
-            key = key[len(prefix) :]
-            break
     for suffix, replacement in _OFFICE_SUFFIXES:
         if key.endswith(suffix) and len(key) > len(suffix):
             key = key[: -len(suffix)] + replacement
             break
-    return key
+    for name in sorted((district.name, *district.aliases), key=len, reverse=True):
+        prefix = compact(name)
+        if key.startswith(prefix) and len(key) > len(prefix):
+            return key, key[len(prefix) :]
+    return key, key
 
 
 def resolve_township(district: District | str, text: str) -> Township | None:
@@ -384,12 +386,13 @@ def resolve_township(district: District | str, text: str) -> Township | None:
     table = index.township_keys.get(district.name, {})
     if not table:
         return None
-    key = _township_text(district, text)
+    whole, key = _township_texts(district, text)
     if not key:
         return None
-    if key in table:
-        exact = table[key]
-        return next(iter(exact)) if len(exact) == 1 else None
+    for candidate in (whole, key):
+        if candidate in table:
+            exact = table[candidate]
+            return next(iter(exact)) if len(exact) == 1 else None
     lengths = index.township_lengths[district.name]
     mentioned = {t for k in index.scan(key, table, lengths) for t in table[k]}
     if mentioned:
