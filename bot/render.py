@@ -8,9 +8,12 @@ autoescaping on, so values are always escaped there, whichever template is used.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from typing import Any
 
 import jinja2
+
+from bot.messages import Reply
 
 HTML_CHANNELS = frozenset({"telegram", "web"})
 CHANNELS = frozenset({"sms", "cli", "terminal"}) | HTML_CHANNELS
@@ -27,6 +30,7 @@ def _env(html: bool) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["yuan"] = format_yuan
+    env.filters["within"] = format_within
     return env
 
 
@@ -38,6 +42,15 @@ def format_yuan(value: float | int | None) -> str:
     return f"{number:.2f}".rstrip("0").rstrip(".") if number != int(number) else str(int(number))
 
 
+def format_within(seconds: float) -> str:
+    """A delay as residents say it: 30分钟内, 4小时内, 2天内."""
+    minutes = max(1, round(seconds / 60))
+    if minutes <= 90:
+        return f"{minutes}分钟内"
+    hours = round(minutes / 60)
+    return f"{hours}小时内" if hours <= 48 else f"{round(hours / 24)}天内"
+
+
 def template_for(channel: str, name: str) -> jinja2.Template:
     if channel not in CHANNELS:
         raise ValueError(f"unknown channel {channel!r}")
@@ -47,3 +60,12 @@ def template_for(channel: str, name: str) -> jinja2.Template:
 
 def render(channel: str, name: str, **values: Any) -> str:
     return template_for(channel, name).render(channel=channel, **values)
+
+
+def render_reply(channel: str, name: str, values: Mapping[str, Any]) -> Reply:
+    """Render a template to a `Reply`. A template offers numbered choices by setting
+    `{% set choices = ["城镇", "农村"] %}` at its top level; its text shows them too."""
+    module = template_for(channel, name).make_module({"channel": channel, **values})
+    text = str(module).strip()
+    choices = tuple(str(c) for c in getattr(module, "choices", ()) or ())
+    return Reply(text, choices)

@@ -53,6 +53,7 @@ class Source:
     document: str  # seed file name, or the notice's number
     section: str  # seed section such as 一(一), or policy_facts.md section number
     title: str  # the document's title (seeds) or the notice itself
+    cite: str  # short form for residents: the document number, e.g. 渝民〔2022〕239号
 
     @property
     def is_seed(self) -> bool:
@@ -85,11 +86,20 @@ class Entry:
 
 
 @functools.cache
-def seed_titles() -> Mapping[str, str]:
-    """The five seed documents we may cite: file name -> title (knowledge/sources.yaml)."""
+def _seeds() -> Mapping[str, Mapping[str, str]]:
     with SOURCES_FILE.open(encoding="utf-8") as fh:
         data = yaml.safe_load(fh)
-    return {str(item["file"]): str(item["title"]) for item in data["seeds"]}
+    return {str(item["file"]): item for item in data["seeds"]}
+
+
+def seed_titles() -> Mapping[str, str]:
+    """The five seed documents we may cite: file name -> title (knowledge/sources.yaml)."""
+    return {file: str(item["title"]) for file, item in _seeds().items()}
+
+
+def seed_cite(file: str) -> str:
+    """How a resident is shown a seed document: its number, e.g. 渝民〔2022〕239号."""
+    return str(_seeds()[file]["cite"])
 
 
 @functools.cache
@@ -108,10 +118,11 @@ def parse_source(text: str, where: str) -> Source:
         titles = seed_titles()
         if file not in titles:
             raise KBError(f"{where}: 不认识的文件 {file} / unknown seed file {file}")
-        return Source(text, file, seed["section"], titles[file])
+        return Source(text, file, seed["section"], titles[file], seed_cite(file))
     notice = NOTICE_SOURCE.match(text)
     if notice:
-        return Source(text, notice["notice"], f"§{notice['section']}", notice["notice"])
+        notice_text = notice["notice"]
+        return Source(text, notice_text, f"§{notice['section']}", notice_text, notice_text)
     raise KBError(
         f"{where}: 出处应写成“文件名 条款”或“文号（policy_facts.md §N）” / "
         f"source must be 'SEEDFILE SECTION' or 'NOTICE (policy_facts.md §N)': {text!r}"
