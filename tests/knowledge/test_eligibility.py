@@ -1,0 +1,334 @@
+"""The rules engine: its logic of unknowns, its output shape, its texts and its speed.
+
+The verdicts themselves are in the YAML rule cases (test_rule_cases.py) and the
+invariants in test_eligibility_properties.py.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import datetime as dt
+import inspect
+import re
+import timeit
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from knowledge import eligibility
+from knowledge.eligibility import (
+    Span,
+    all3,
+    any3,
+    assess,
+    le,
+    lt,
+    not3,
+    verdict_of,
+)
+from knowledge.household import PROGRAMS, Household
+from knowledge.kb import parse_source
+from knowledge.parameters import ParameterError
+from knowledge.places import UnknownPlace
+
+# CONTRACTS.md, `residentbot screen`: the example household.
+EXAMPLE: dict[str, Any] = {
+    "as_of": "2025-08-01",
+    "district": "奉节县",
+    "area": "rural",
+    "members": [
+        {
+            "age": 67,
+            "employed": False,
+            "student": False,
+            "serious_illness": False,
+            "disability_grade": 0,
+            "disability_kind": None,
+            "income": {
+                "wages": 0,
+                "business": 0,
+                "farming": 150,
+                "pension": 0,
+                "basic_pension": 180,
+                "support": 200,
+                "other": 0,
+            },
+        }
+    ],
+    "financial_assets": 3000,
+    "vehicle_values": [],
+    "homes": 1,
+    "legal_supporter": "able",
+    "receiving": [],
+    "income_rise_from_work": False,
+    "hardship": {
+        "sudden_event": False,
+        "major_medical_expense": False,
+        "basic_needs_unmet": False,
+        "months_without_income": 0,
+        "unemployment_insurance": False,
+    },
+}
+
+
+def example(**changes: Any) -> Household:
+    data = copy.deepcopy(EXAMPLE)
+    data.update(changes)
+    return Household.from_dict(data)
+
+
+# --- three-valued logic ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tests", "and_", "or_"),
+    [
+        ((True, True), True, True),
+        ((True, False), False, True),
+        ((False, False), False, False),
+        ((True, None), None, True),
+        ((False, None), False, None),
+        ((None, None), None, None),
+    ],
+)
+def test_kleene_and_or(tests: tuple[bool | None, ...], and_: bool | None, or_: bool | None) -> None:
+    assert all3(*tests) is and_
+    assert any3(*tests) is or_
+
+
+def test_not_and_verdicts() -> None:
+    assert (not3(True), not3(False), not3(None)) == (False, True, None)
+    assert (verdict_of(True), verdict_of(None), verdict_of(False)) == (
+        "likely",
+        "possible",
+        "unlikely",
+    )
+
+
+def test_span_comparisons_decide_only_when_every_value_agrees() -> None:
+    standard = Span(630, 770)  # the area is unknown
+    assert lt(Span.of(300), standard) is True
+    assert lt(Span.of(700), standard) is None
+    assert lt(Span.of(770), standard) is False
+    assert lt(Span.of(630), Span.of(630)) is False  # strictly lower
+    assert le(Span.of(630), Span.of(630)) is True
+    at_least_1000 = Span(1000, float("inf"))  # an income with an unknown part
+    assert lt(at_least_1000, Span.of(945)) is False
+    assert lt(Span(300, float("inf")), Span.of(630)) is None
+    assert Span.of(5).exact == 5
+    assert Span(1, 2).exact is None
+
+
+# --- the output document ----------------------------------------------------------------
+
+
+def test_the_document_has_the_contract_shape() -> None:
+    document = assess(example()).to_dict()
+    assert list(document) == [
+        "as_of",
+        "district",
+        "area",
+        "standard",
+        "per_capita_income",
+        "programs",
+        "urgency",
+        "notice",
+        "guidance",
+    ]
+    assert list(document["programs"]) == list(PROGRAMS)
+    assert len(PROGRAMS) == 9
+    for code, program in document["programs"].items():
+        expected = {"verdict", "reasons"}
+        if code == "dibao":
+            expected.add("amount_estimate")
+        if code == "dibao_single":
+            expected.add("members")
+        assert set(program) == expected, code
+        assert program["verdict"] in {"likely", "possible", "unlikely"}
+        for reason in program["reasons"]:
+            assert set(reason) == {"rule", "passed", "text", "source"}
+            assert isinstance(reason["passed"], bool)
+    assert document["urgency"] in {"emergency", "urgent", "none"}
+
+
+def test_the_contract_example_gives_the_contract_answer() -> None:
+    # counted: farming 150 + support 200 = 350 (basic pension 180 left out); 350 < 630;
+    # amount (630 − 350) × 1 = 280; the only likely programs are 低保 and 医疗救助
+    document = assess(example()).to_dict()
+    assert document["as_of"] == "2025-08-01"
+    assert document["district"] == "奉节县"
+    assert document["area"] == "rural"
+    assert document["standard"] == 630
+    assert document["per_capita_income"] == 350.0
+    dibao = document["programs"]["dibao"]
+    assert dibao["verdict"] == "likely"
+    assert dibao["amount_estimate"] == 280.0
+    assert dibao["reasons"][0] == {
+        "rule": "dibao.income",
+        "passed": True,
+        "text": "家庭月人均收入350元，低于当地农村低保标准630元",
+        "source": "004_facdb4cf398febe9.txt 一(一)",
+    }
+    likely = {c for c, p in document["programs"].items() if p["verdict"] == "likely"}
+    assert likely == {"dibao", "medical_aid"}
+    assert document["programs"]["dibao_single"]["members"] == []
+    assert document["urgency"] == "none"
+    assert document["notice"].startswith("这是预筛查结果，不是审批决定")
+
+
+def test_a_missing_date_means_today() -> None:
+    household = example(as_of=None)
+    assert assess(household, today=dt.date(2024, 9, 1)).to_dict()["standard"] == 610
+    assert assess(household).as_of == dt.date.today()
+
+
+def test_an_unknown_district_raises_the_places_error_with_suggestions() -> None:
+    with pytest.raises(UnknownPlace) as info:
+        assess(example(district="火星区"))
+    message = str(info.value)
+    assert "\n" not in message
+    assert "火星区" in message
+    assert info.value.suggestions
+    assert all(name in message for name in info.value.suggestions)
+    assert isinstance(info.value, LookupError)
+
+
+def test_a_district_alias_is_reported_by_its_official_name() -> None:
+    assert assess(example(district="奉节")).district == "奉节县"
+
+
+def test_a_date_before_the_first_standard_is_a_clear_error() -> None:
+    with pytest.raises(ParameterError, match="2021-09-01"):
+        assess(example(as_of="2020-01-01"))
+
+
+def test_guidance_tells_where_what_how_long_and_the_duty_to_report() -> None:
+    guidance = {g.topic: g for g in assess(example()).guidance}
+    assert list(guidance) == ["where", "documents", "timeline", "report_changes"]
+    assert "乡镇" in guidance["where"].text
+    assert "一门受理" in guidance["where"].text
+    assert "授权书" in guidance["documents"].text
+    assert "告知承诺" in guidance["documents"].text
+    timeline = guidance["timeline"].text
+    for figure in ("30个工作日", "20个工作日", "45个工作日", "公示7天"):
+        assert figure in timeline
+    assert "3个月" in guidance["report_changes"].text
+    for item in guidance.values():
+        for part in item.source.split("；"):
+            parse_source(part, item.topic)
+
+
+def test_guidance_in_an_emergency_and_before_the_deadlines_were_set() -> None:
+    urgent = example(
+        hardship={**EXAMPLE["hardship"], "basic_needs_unmet": True},
+    )
+    result = assess(urgent)
+    assert result.urgency == "urgent"
+    topics = [g.topic for g in result.guidance]
+    assert topics[-1] == "urgent"
+    assert "先行救助" in result.guidance[-1].text
+    assert "急难发生地" in result.guidance[0].text  # 临时救助 is likely here
+    early = {g.topic: g for g in assess(example(as_of="2022-10-01")).guidance}
+    assert "工作日" not in early["timeline"].text  # CQ-2022 三(一) dates from 2022-11-25
+
+
+def test_vehicle_proof_is_asked_for_when_a_vehicle_is_exempt() -> None:
+    documents = {g.topic: g for g in assess(example(vehicle_values=[20000])).guidance}
+    assert "机动车价值证明" in documents["documents"].text
+    documents = {g.topic: g for g in assess(example()).guidance}
+    assert "机动车" not in documents["documents"].text
+
+
+# --- texts --------------------------------------------------------------------------------
+
+
+def test_reasons_quote_the_actual_figures() -> None:
+    result = assess(example(financial_assets=16000, vehicle_values=[31000]))
+    texts_by_rule = {r.rule: r.text for r in result.programs["dibao"].reasons}
+    assert "16000元" in texts_by_rule["property.assets"]
+    assert "15120元" in texts_by_rule["property.assets"]
+    assert "31000元" in texts_by_rule["property.vehicle"]
+    assert "30000元" in texts_by_rule["property.vehicle"]
+    fengjie = assess(
+        example(members=[{**EXAMPLE["members"][0], "income": {"wages": 700}}])
+    ).programs["dibao"]
+    note = next(r.text for r in fengjie.reasons if r.rule == "income.employment_cost")
+    assert "20%" in note
+    assert "140元" in note  # 700 × 20 %
+
+
+def test_each_rule_function_states_its_rule_and_cites_a_source() -> None:
+    cite = re.compile(
+        r"\d{3}_[0-9a-f]{16}\.txt|〔\d{4}〕|policy_facts\.md|RULES\.md|CQ-20|MCA-2021"
+    )
+    rules = [
+        eligibility.counted_income,
+        eligibility.household_income,
+        eligibility.household_standard,
+        eligibility.standard_notes,
+        eligibility.income_notes,
+        eligibility.assets_test,
+        eligibility.vehicle_test,
+        eligibility.homes_test,
+        eligibility.property_test,
+        eligibility.category_aid,
+        eligibility.dibao_income,
+        eligibility.dibao_amount,
+        eligibility.dibao,
+        eligibility.edge_income,
+        eligibility.dibao_edge,
+        eligibility.single_disabled_adult,
+        eligibility.single_edge_member,
+        eligibility.no_labour_capacity,
+        eligibility.legal_supporter,
+        eligibility.tekun,
+        eligibility.linshi,
+        eligibility.disability_living,
+        eligibility.disability_care,
+        eligibility.gradual_exit,
+        eligibility.medical_aid,
+        eligibility.urgency,
+        eligibility.guidance,
+    ]
+    for rule in rules:
+        doc = inspect.getdoc(rule) or ""
+        assert cite.search(doc), rule.__name__
+
+
+def test_texts_live_in_the_data_file_not_in_the_code() -> None:
+    tree = ast.parse(Path(eligibility.__file__).read_text(encoding="utf-8"))
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+    }
+    literals = [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in docstrings  # docstrings may quote the sources
+    ]
+    assert literals
+    assert not [s for s in literals if re.search(r"[\u4e00-\u9fff]", s)]
+
+
+# --- speed ----------------------------------------------------------------------------------
+
+
+def test_assess_takes_well_under_a_millisecond() -> None:
+    household = example(
+        members=[
+            EXAMPLE["members"][0],
+            {"age": 40, "disability_grade": 2, "disability_kind": "physical", "income": {}},
+            {"age": 10, "student": True, "income": {}},
+        ]
+    )
+    assess(household)  # load files and compile templates once
+    runs = 50
+    best = min(timeit.repeat(lambda: assess(household), number=runs, repeat=5)) / runs
+    assert best < 0.001, f"{best * 1000:.2f} ms"
