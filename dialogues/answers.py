@@ -51,6 +51,7 @@ import cn2an
 import yaml
 from rapidfuzz import fuzz
 
+from knowledge.places import District, Township, UnknownPlace, resolve_district, resolve_township
 from knowledge.text import compact, fold
 
 ANSWERS_FILE = Path(__file__).resolve().parent / "answers.yaml"
@@ -208,7 +209,7 @@ def _number(token: str) -> float | None:
     """The value of one numeral token (Arabic, Chinese or mixed), or None."""
     if not token or len(token) > 24 or token.count(".") + token.count("点") > 1:
         return None
-    if re.search(r"[.点]\d{7,}", token):  # cn2an warns past 16 decimals; nobody types 7
+    if re.search(r"[.点][^.点]{7,}", token):  # cn2an warns past 16 decimals; nobody types 7
         return None
     if token[0] in _BIG_UNITS:  # 千把块, 万五: an implied leading one
         token = "一" + token
@@ -293,7 +294,7 @@ def _figure(text: str, masks: Sequence[re.Pattern[str]], drop_ones: bool) -> _Fi
         return _Figure("many")
     if len(found) == 2 and _RANGE_GAP.match(text[found[0][0].end() : found[1][0].start()]):
         low, high = (float(v or 0.0) for _, v in found)
-        if low < 10 <= 100 <= high:  # 2-3000, 两到三千, 1-1.5万: the low end shares the unit
+        if low < 10 and high >= 100:  # 2-3000, 两到三千, 1-1.5万: the low end shares the unit
             low *= 10 ** (len(str(int(high))) - 1)
         if low < high:
             return _Figure("range", low, high, found[0][0].start(), found[1][0].end())
@@ -703,3 +704,32 @@ def parse_mobile(text: str) -> str | None:
     plain = _PHONE_NOISE.sub("", unicodedata.normalize("NFKC", text).translate(_SPOKEN_DIGITS))
     numbers = {m.group(1) for m in _MOBILE.finditer(plain)}
     return numbers.pop() if len(numbers) == 1 else None
+
+
+# --- places --------------------------------------------------------------------------
+
+
+def parse_district(text: str) -> District | None:
+    """The Chongqing 区县 the reply names: its name, a short form or former name, a
+    mention in a sentence (我是奉节的), a township of it, or a clear fuzzy match for a
+    typo (奉杰县), by `knowledge.places.resolve_district`. None when there is no clear one
+    (including 不知道: the question is asked again, and the engine offers to skip it)."""
+    cleaned = _prepare(text)
+    if cleaned is None or _says_unknown(compact(cleaned)):
+        return None
+    try:
+        return resolve_district(cleaned)
+    except UnknownPlace:
+        return None
+
+
+def parse_township(district: District, text: str) -> Township | Unknown | None:
+    """The 乡镇/街道 of `district` the reply names (解放碑 → 解放碑街道, typos within reason),
+    by `knowledge.places.resolve_township`. UNKNOWN when the resident does not know it:
+    the referral then goes to the district's queue. None when no township is clear."""
+    cleaned = _prepare(text)
+    if cleaned is None:
+        return None
+    if _says_unknown(compact(cleaned)):
+        return UNKNOWN
+    return resolve_township(district, cleaned)

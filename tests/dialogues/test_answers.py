@@ -25,9 +25,12 @@ from dialogues.answers import (
     parse_amount,
     parse_choice,
     parse_count,
+    parse_district,
     parse_mobile,
+    parse_township,
     parse_yes_no,
 )
+from knowledge.places import District, districts, resolve_district
 
 TODAY = dt.date(2025, 8, 1)
 HUGE = "我家里的情况是这样的，" * 100 + "两千"
@@ -531,6 +534,85 @@ def test_ten_and_twelve_digits_are_rejected(digits: str) -> None:
     assert parse_mobile(digits) is None
 
 
+# --- places (the real knowledge/places.yaml) -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("奉节县", "奉节县"),
+        ("奉节", "奉节县"),
+        ("我是奉节的", "奉节县"),
+        ("重庆市渝中区", "渝中区"),
+        ("渝中区解放碑", "渝中区"),
+        ("奉杰县", "奉节县"),  # a typo
+        ("石柱", "石柱土家族自治县"),
+        ("沙坪坝。", "沙坪坝区"),
+        ("不知道", None),
+        ("你好", None),
+        ("是的", None),
+        ("1", None),
+        ("", None),
+        (HUGE, None),
+    ],
+)
+def test_parse_district(typed: str, expected: str | None) -> None:
+    district = parse_district(typed)
+    assert (district.name if district is not None else None) == expected
+
+
+def test_every_district_is_found_by_its_name_and_short_name() -> None:
+    for district in districts():
+        assert parse_district(district.name) == district
+        assert parse_district(f"我住在{district.name}") == district
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("解放碑街道", "解放碑街道"),
+        ("解放碑", "解放碑街道"),
+        ("我在解放碑这边", "解放碑街道"),
+        ("七星岗街道办事处", "七星岗街道"),
+        ("你好", None),
+        ("", None),
+    ],
+)
+def test_parse_township(typed: str, expected: str | None) -> None:
+    township = parse_township(resolve_district("渝中区"), typed)
+    assert township is not UNKNOWN
+    assert (township.name if township is not None else None) == expected
+
+
+@pytest.mark.parametrize("typed", ["不知道", "不晓得是哪个街道", "记不清了"])
+def test_a_township_the_resident_does_not_know_is_unknown(typed: str) -> None:
+    assert parse_township(resolve_district("渝中区"), typed) is UNKNOWN
+
+
+def test_every_township_is_found_by_its_full_name() -> None:
+    listed: list[District] = [d for d in districts() if d.townships]
+    assert listed
+    for district in listed:
+        for township in district.townships:
+            assert parse_township(district, township.name) == township
+
+
+@pytest.mark.parametrize(
+    ("district", "typed", "expected"),
+    [
+        ("沙坪坝区", "沙坪坝街道", "沙坪坝街道"),
+        ("长寿区", "长寿湖镇", "长寿湖镇"),  # not 洪湖镇
+        ("云阳县", "云阳镇", "云阳镇"),
+        ("奉节县", "不清楚", UNKNOWN),
+    ],
+)
+def test_townships_named_like_their_district(
+    district: str, typed: str, expected: str | Unknown
+) -> None:
+    township = parse_township(resolve_district(district), typed)
+    assert (township if township is UNKNOWN or township is None else township.name) == expected
+
+
 # --- never raises, and fast ----------------------------------------------------------
 
 PARSERS: list[Callable[[str], object]] = [
@@ -541,6 +623,8 @@ PARSERS: list[Callable[[str], object]] = [
     parse_yes_no,
     parse_mobile,
     lambda text: parse_choice(text, AREA),
+    parse_district,
+    lambda text: parse_township(resolve_district("渝中区"), text),
 ]
 
 
