@@ -676,7 +676,7 @@ def dibao_single(f: Facts, edge: Program) -> tuple[Program, tuple[Tri, ...]]:
                     missing=missing or [words["missing"]["income"]],
                 )
             )
-        if by_edge is not False:
+        if by_edge is not False and by_disability is not True:
             kind = None
             if m.disability_grade in (1, 2):
                 kind = words["severe"]["disability"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import re
 from typing import Any
 
 from hypothesis import given, settings
@@ -109,6 +110,8 @@ def test_assess_never_raises_and_always_answers_all_nine(data: dict[str, Any]) -
     for program in document["programs"].values():
         assert program["verdict"] in RANK
         assert program["reasons"]
+        for reason in program["reasons"]:  # every text filled in, whatever is unknown
+            assert not re.search(r"\s|None|\?|\{|\}", reason["text"]), reason
     dibao = document["programs"]["dibao"]
     if dibao["amount_estimate"] is not None:
         assert dibao["verdict"] != "unlikely"
