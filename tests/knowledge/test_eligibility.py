@@ -10,13 +10,17 @@ import ast
 import copy
 import datetime as dt
 import inspect
+import json
 import re
+import subprocess
+import sys
 import timeit
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bot.cli import main
 from knowledge import eligibility
 from knowledge.eligibility import (
     Span,
@@ -332,3 +336,131 @@ def test_assess_takes_well_under_a_millisecond() -> None:
     runs = 50
     best = min(timeit.repeat(lambda: assess(household), number=runs, repeat=5)) / runs
     assert best < 0.001, f"{best * 1000:.2f} ms"
+
+
+# --- `residentbot screen`, end to end -------------------------------------------------------
+
+RESIDENTBOT = Path(sys.executable).parent / "residentbot"
+
+
+def write_household(tmp_path: Path, **changes: Any) -> Path:
+    path = tmp_path / "household.json"
+    path.write_text(json.dumps({**EXAMPLE, **changes}, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def test_cli_screen_json_on_the_contract_example(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["screen", str(write_household(tmp_path)), "--json"])
+    document = json.loads(capsys.readouterr().out)
+    # by hand: pc = (150 + 200) / 1 = 350 < 630 → 低保 likely, (630 − 350) × 1 = 280;
+    # 67 with an able supporter → not 特困; no disability, hardship or 低保 now
+    assert document["standard"] == 630
+    assert document["per_capita_income"] == 350.0
+    assert document["programs"]["dibao"]["amount_estimate"] == 280.0
+    assert {code: p["verdict"] for code, p in document["programs"].items()} == {
+        "dibao": "likely",
+        "dibao_single": "unlikely",
+        "dibao_edge": "unlikely",
+        "tekun": "unlikely",
+        "linshi": "unlikely",
+        "disability_living": "unlikely",
+        "disability_care": "unlikely",
+        "gradual_exit": "unlikely",
+        "medical_aid": "likely",
+    }
+    assert document["urgency"] == "none"
+
+
+def test_cli_screen_explains_in_chinese(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["screen", str(write_household(tmp_path))])
+    text = capsys.readouterr().out
+    likely, unlikely = text.index("【可能符合】"), text.index("【不太符合】")
+    assert likely < text.index("最低生活保障") < unlikely
+    assert likely < text.index("医疗救助") < unlikely
+    assert unlikely < text.index("特困人员")
+    assert "估算每月约280元" in text
+    assert "家庭月人均收入350元，低于当地农村低保标准630元" in text
+    assert "004_facdb4cf398febe9.txt 一(一)" in text
+    assert "到哪里申请" in text
+    assert "30个工作日" in text
+    assert "这是预筛查结果，不是审批决定" in text
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"area": None},  # the standard depends on the area
+        {"members": [{"age": 30, "disability_grade": None, "income": {"wages": None}}]},
+        {"hardship": {**EXAMPLE["hardship"], "sudden_event": True}},
+        {
+            "members": [
+                {"age": 50, "employed": True, "income": {"wages": 2000}},
+                {"age": 30, "employed": False, "disability_grade": 1, "income": {}},
+            ]
+        },
+        {"district": None, "as_of": "2021-10-01", "homes": 2},
+    ],
+    ids=["area unknown", "income unknown", "urgent", "single", "early and vague"],
+)
+def test_cli_screen_text_for_other_households(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], changes: dict[str, Any]
+) -> None:
+    main(["screen", str(write_household(tmp_path, **changes))])
+    text = capsys.readouterr().out
+    assert "社会救助预筛查结果" in text
+    assert "None" not in text
+    if "hardship" in changes:
+        assert text.index("！情况紧急时") < text.index("【可能符合】")
+    if "area" in changes:
+        assert "要看按城市还是农村" in text
+    if "members" in changes and len(changes["members"]) == 2:
+        assert "涉及：第2位家庭成员" in text
+
+
+def test_cli_screen_from_stdin_in_a_subprocess() -> None:
+    result = subprocess.run(
+        [str(RESIDENTBOT), "screen", "-", "--json"],
+        input=json.dumps(EXAMPLE, ensure_ascii=False),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["programs"]["dibao"]["verdict"] == "likely"
+    assert document["programs"]["dibao"]["amount_estimate"] == 280.0
+    assert document["programs"]["medical_aid"]["verdict"] == "likely"
+    assert document["programs"]["tekun"]["verdict"] == "unlikely"
+
+
+def test_cli_unknown_district_is_one_line_with_suggestions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["screen", str(write_household(tmp_path, district="奉杰镇")), "--json"])
+    assert info.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1
+    assert "不认识的区县" in lines[0]
+    assert "unknown district" in lines[0]
+    assert "奉节县" in lines[0]  # the closest match is named
+
+
+def test_cli_unknown_district_in_a_subprocess() -> None:
+    result = subprocess.run(
+        [str(RESIDENTBOT), "screen", "-", "--json"],
+        input=json.dumps({**EXAMPLE, "district": "火星区"}, ensure_ascii=False),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "火星区" in result.stderr
