@@ -8,6 +8,7 @@ The variables are listed in `.env.example` and CONTRACTS.md.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -25,6 +26,9 @@ SECRETS = frozenset(
 )
 SMS_PROVIDERS = ("twilio", "aliyun", "tencent", "http")
 TELEGRAM_MODES = ("webhook", "polling")
+TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what Telegram accepts as secret_token
+HTTP_URL = re.compile(r"https?://[^\s/]+")
+MIN_SECRET = 16  # a shorter SMS_WEBHOOK_TOKEN is too easy to guess
 
 
 class ConfigError(Exception):
@@ -56,6 +60,8 @@ class Config:
     sms_webhook_token: str | None = None
     sms_gateway_url: str | None = None  # the generic JSON HTTP gateway (SMS_PROVIDER=http)
     sms_gateway_token: str | None = None
+    twilio_api_base_url: str = "https://api.twilio.com"  # another Twilio-compatible API
+    sms_gateway_timeout: float = 10.0  # seconds per attempt of an outbound SMS
     # Conversations and referrals
     idle_timeout: float = 24 * 3600.0
     deadlines: Mapping[str, float] = field(
@@ -116,6 +122,8 @@ class Config:
             sms_webhook_token=text("SMS_WEBHOOK_TOKEN"),
             sms_gateway_url=text("SMS_GATEWAY_URL"),
             sms_gateway_token=text("SMS_GATEWAY_TOKEN"),
+            twilio_api_base_url=text("TWILIO_API_BASE_URL") or "https://api.twilio.com",
+            sms_gateway_timeout=number("SMS_GATEWAY_TIMEOUT", 10.0, 1),
             idle_timeout=number("RESIDENTBOT_IDLE_TIMEOUT", 24 * 3600.0, 60),
             deadlines={
                 "emergency": number("RESIDENTBOT_DEADLINE_EMERGENCY", 30 * 60.0, 60),
@@ -162,6 +170,30 @@ class Config:
             )
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             problems.append("REDIS_URL: 应以 redis:// 开头 / must start with redis://")
+        if self.sms_webhook_token and not self.sms_provider:
+            problems.append(
+                "SMS_PROVIDER: SMS_WEBHOOK_TOKEN 开启了阿里云/腾讯云上行短信，回复需要发送网关 / "
+                "required to send the replies to /sms/aliyun and /sms/tencent"
+            )
+        if self.sms_webhook_token and len(self.sms_webhook_token) < MIN_SECRET:
+            problems.append(
+                f"SMS_WEBHOOK_TOKEN: 至少{MIN_SECRET}个字符 / at least {MIN_SECRET} characters"
+            )
+        secret = self.telegram_webhook_secret
+        if secret and not TELEGRAM_SECRET.fullmatch(secret):
+            problems.append(
+                "TELEGRAM_WEBHOOK_SECRET: 只能用字母、数字、_ 和 -，1到256个字符 / "
+                "1-256 characters A-Z a-z 0-9 _ -"
+            )
+        for name, value in (
+            ("RESIDENTBOT_PUBLIC_URL", self.public_url),
+            ("TELEGRAM_API_BASE_URL", self.telegram_api_base_url),
+            ("TELEGRAM_WEBHOOK_URL", self.telegram_webhook_url),
+            ("SMS_GATEWAY_URL", self.sms_gateway_url),
+            ("TWILIO_API_BASE_URL", self.twilio_api_base_url),
+        ):
+            if value and not HTTP_URL.match(value):
+                problems.append(f"{name}: 应以 http:// 或 https:// 开头 / must be an http(s) URL")
         return problems
 
     def describe(self) -> dict[str, Any]:

@@ -1,0 +1,123 @@
+"""Splitting a reply into SMS: 70 characters in one message, 67 per part, at most 3 parts.
+
+Chinese text travels as UCS-2: one SMS holds 70 characters; a concatenated message
+loses 3 characters per part to its header, leaving 67 (../shared/reference/channels.md,
+"SMS"). A character outside the basic plane (an emoji) takes two. Every reply is measured
+that way, whatever its script, which is never too long for plain ASCII either.
+
+- A text of at most 70 is sent as one SMS.
+- A longer one is cut into parts numbered "(1/2)", "(2/2)" — the number is counted in the
+  67 — cutting after a sentence (。！？；, a line end) where one is near, else after a
+  comma, else where it must.
+- More than 3 parts are never sent: the text is cut at a sentence boundary inside the
+  third part, which ends with `more` (e.g. 回复“全文”…), and the rest is returned so the
+  channel can send it when the resident asks. (Knowledge-base answers already come in
+  their short `sms` form on this channel: bot/templates/sms/kb_answer.j2.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SINGLE = 70  # characters in one SMS (UCS-2)
+PART = 67  # characters in each part of a concatenated SMS
+MAX_PARTS = 3
+SENTENCE_ENDS = frozenset("。！？；!?;\n")
+SOFT_ENDS = frozenset("，、：,: ）)”")
+
+
+def sms_length(text: str) -> int:
+    """Characters as the network counts them: UTF-16 code units (UCS-2)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def label(index: int, total: int) -> str:
+    return f"({index}/{total})"
+
+
+@dataclass(frozen=True)
+class Split:
+    parts: list[str]  # the SMS to send, numbered when more than one
+    rest: str = ""  # what did not fit in MAX_PARTS, to send on request
+
+    @property
+    def truncated(self) -> bool:
+        return bool(self.rest)
+
+
+def _fit(text: str, start: int, room: int) -> int:
+    """The furthest end such that text[start:end] costs at most `room`."""
+    end, used = start, 0
+    while end < len(text):
+        cost = sms_length(text[end])
+        if used + cost > room:
+            break
+        used += cost
+        end += 1
+    return end
+
+
+def _cut(
+    text: str, start: int, room: int, *, sentence_only: bool = False, hard: bool = False
+) -> int:
+    """Where to end a piece that starts at `start` and may cost `room`: after the last
+    sentence end in the second half of the window, else after a soft break there, else
+    at the window's end (`sentence_only`: a sentence end anywhere in the window first;
+    `hard`: always at the window's end)."""
+    end = _fit(text, start, room)
+    if end >= len(text) or hard:
+        return end
+    floor = start + 1 if sentence_only else start + (end - start) // 2
+    for ends in (SENTENCE_ENDS, SOFT_ENDS):
+        for i in range(end, floor, -1):
+            if text[i - 1] in ends:
+                return i
+    return end
+
+
+def _pieces(text: str, room: int, limit: int) -> tuple[list[tuple[int, int]], int]:
+    """Up to `limit` (start, end) pieces of at most `room`, and where what is left starts.
+    Cutting at sentences never costs an extra SMS: if it would, the cuts are hard."""
+    hard, left = _greedy(text, room, limit, hard=True)
+    if left < len(text):
+        return _greedy(text, room, limit, hard=False)
+    nicer, rest = _greedy(text, room, len(hard), hard=False)
+    return (nicer, rest) if rest >= len(text) else (hard, left)
+
+
+def _greedy(text: str, room: int, limit: int, hard: bool) -> tuple[list[tuple[int, int]], int]:
+    pieces: list[tuple[int, int]] = []
+    start = 0
+    while start < len(text) and len(pieces) < limit:
+        end = _cut(text, start, room, hard=hard)
+        pieces.append((start, end))
+        start = _skip_space(text, end)
+    return pieces, start
+
+
+def _skip_space(text: str, i: int) -> int:
+    while i < len(text) and text[i].isspace():
+        i += 1
+    return i
+
+
+def split(text: str, more: str = "", max_parts: int = MAX_PARTS) -> Split:
+    """The SMS for one reply (see the module docstring). `more` ends a truncated text."""
+    text = text.strip()
+    if sms_length(text) <= SINGLE:
+        return Split([text] if text else [])
+    room = PART - len(label(max_parts, max_parts))
+    if sms_length(more) >= room // 2:
+        raise ValueError("the `more` suffix is too long for an SMS part")
+    pieces, left = _pieces(text, room, max_parts)
+    if left >= len(text):
+        total = len(pieces)
+        parts = [label(n, total) + text[a:b].strip() for n, (a, b) in enumerate(pieces, 1)]
+        return Split(parts)
+    # Too long: max_parts - 1 full pieces, then a last one that ends with `more`.
+    pieces, start = _pieces(text, room, max_parts - 1)
+    kept = [text[a:b].strip() for a, b in pieces]
+    end = _cut(text, start, room - sms_length(more), sentence_only=True)
+    kept.append(text[start:end].strip() + more)
+    parts = [label(n, max_parts) + piece for n, piece in enumerate(kept, 1)]
+    return Split(parts, rest=text[end:].strip())
