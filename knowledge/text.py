@@ -56,6 +56,10 @@ class Lexicon:
         alternatives = sorted(table, key=len, reverse=True)
         self._pattern = re.compile("|".join(map(re.escape, alternatives))) if table else None
 
+    def forms(self) -> dict[str, str]:
+        """Every form the lexicon knows (variants and canonical terms) -> its term."""
+        return {form: term for form, term in self.table.items() if term}
+
     def apply(self, text: str) -> str:
         """Rewrite a `compact`ed text."""
         if self._pattern is None:

@@ -1,0 +1,105 @@
+"""Correct words typed with the wrong homophone: 地保 → 低保, 申晴 → 申请, 特昆 → 特困.
+
+Residents type with pinyin input methods, and the commonest slip is the right sound
+with the wrong character. A window of the query that is not a known word, sounds like
+one, and differs from it in at most one character in three, is replaced by the term
+that word stands for. Sounds are compared without tones and with the sounds Chongqing
+speech merges folded together (n/l, zh/z, ch/c, sh/s, in/ing, en/eng).
+
+What keeps it from "correcting" ordinary words: only the project's own vocabulary is a
+target (lexicon forms, domain terms, a list of KB words — never words mined from text);
+a known word at a position always wins over a guess; a typed character counts with its
+common reading only (的 can be read "di", but nobody types 的 meaning 低); and a sound
+shared by words that mean different things is never corrected to.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+
+from pypinyin import Style, lazy_pinyin
+
+MIN_LEN, MAX_LEN = 2, 4
+
+
+def fold(syllable: str) -> str:
+    """One toneless syllable as a Chongqing ear hears it."""
+    s = syllable.replace("zh", "z").replace("ch", "c").replace("sh", "s")
+    if s.startswith("n") and not s.startswith("ng"):
+        s = "l" + s[1:]
+    if s.endswith(("ing", "eng")):
+        s = s[:-1]
+    return s
+
+
+@functools.lru_cache(maxsize=20_000)
+def reading(char: str) -> str | None:
+    """The common reading of one typed character, folded; None if it is not Chinese."""
+    if not "\u3400" <= char <= "\u9fff":
+        return None
+    found = lazy_pinyin(char, style=Style.NORMAL, errors="ignore")
+    return fold(found[0]) if found else None
+
+
+def word_key(word: str) -> tuple[str, ...] | None:
+    """The sound of a known word, read in context (重残 → zong can)."""
+    syllables = lazy_pinyin(word, style=Style.NORMAL, errors="ignore")
+    if len(syllables) != len(word):
+        return None
+    return tuple(fold(s) for s in syllables)
+
+
+def is_slip(window: str, form: str) -> bool:
+    """A slip, not another word: at most one character in three differs (地保 / 低保)."""
+    differing = sum(a != b for a, b in zip(window, form, strict=True))
+    return 0 < differing <= max(1, len(form) // 3)
+
+
+class Homophones:
+    """`words` maps every known form to the term it stands for (itself if canonical)."""
+
+    def __init__(self, words: Mapping[str, str]) -> None:
+        self.words = {w: t for w, t in words.items() if MIN_LEN <= len(w) <= MAX_LEN}
+        by_sound: dict[tuple[str, ...], set[str]] = {}
+        for word in self.words:
+            key = word_key(word)
+            if key is not None:
+                by_sound.setdefault(key, set()).add(word)
+        self.by_sound = {
+            key: tuple(sorted(forms))
+            for key, forms in by_sound.items()
+            if len({self.words[f] for f in forms}) == 1
+        }
+
+    def _guess(self, window: str) -> str | None:
+        key: list[str] = []
+        for char in window:
+            sound = reading(char)
+            if sound is None:
+                return None
+            key.append(sound)
+        for form in self.by_sound.get(tuple(key), ()):
+            if is_slip(window, form):
+                return self.words[form]
+        return None
+
+    def correct(self, text: str) -> str:
+        """Keep known words; replace the longest window that is a slip for one."""
+        out: list[str] = []
+        i = 0
+        while i < len(text):
+            step, replacement = 1, text[i]
+            lengths = range(min(MAX_LEN, len(text) - i), MIN_LEN - 1, -1)
+            known = next((n for n in lengths if text[i : i + n] in self.words), None)
+            if known is not None:
+                step, replacement = known, text[i : i + known]
+            else:
+                for n in lengths:
+                    term = self._guess(text[i : i + n])
+                    if term is not None:
+                        step, replacement = n, term
+                        break
+            out.append(replacement)
+            i += step
+        return "".join(out)

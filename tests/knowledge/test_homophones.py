@@ -1,0 +1,64 @@
+"""Homophone typo correction."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from knowledge.homophones import Homophones, fold, is_slip
+from knowledge.search import default_index
+
+WORDS = {"低保": "低保", "申请": "申请", "五保": "特困", "特困": "特困", "乡镇": "乡镇"}
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [("地保", "低保"), ("低报", "低保"), ("申晴", "申请"), ("五宝", "特困"), ("特昆", "特困")],
+)
+def test_a_slip_becomes_the_term_it_sounds_like(typed: str, meant: str) -> None:
+    assert Homophones(WORDS).correct(typed) == meant
+
+
+def test_known_words_and_ordinary_words_are_left_alone() -> None:
+    homophones = Homophones(WORDS)
+    assert homophones.correct("低保申请") == "低保申请"
+    assert homophones.correct("今天天气好") == "今天天气好"
+
+
+def test_a_whole_other_word_with_the_same_sound_is_not_a_slip() -> None:
+    assert is_slip("地保", "低保")
+    assert not is_slip("敌报", "低保")  # two characters differ: another word
+    assert Homophones(WORDS).correct("敌报") != "低保"
+
+
+def test_a_sound_shared_by_two_meanings_is_never_guessed() -> None:
+    homophones = Homophones({"公示": "公示", "公式": "公式"})
+    assert homophones.correct("工示") == "工示"
+
+
+def test_chongqing_merged_sounds_fold_together() -> None:
+    assert fold("nan") == fold("lan")
+    assert fold("zhang") == fold("zang")
+    assert fold("qing") == fold("qin")
+    assert fold("sheng") == fold("sen")
+
+
+def test_the_common_reading_only() -> None:
+    """的 can be read di, but 的保 is not a typo of 低保."""
+    homophones = Homophones(WORDS)
+    assert homophones.correct("制度的保障") == "制度的保障"
+
+
+def test_the_index_corrects_queries_but_keeps_what_it_knows() -> None:
+    index = default_index()
+    assert index.normalize("地保咋个申晴") == "低保怎么申请"
+    assert index.normalize("低保公式期") == "低保公示期"
+
+
+@given(st.text(max_size=200))
+def test_correct_never_fails_and_keeps_non_chinese_text(text: str) -> None:
+    out = Homophones(WORDS).correct(text)
+    assert [c for c in out if not "\u3400" <= c <= "\u9fff"] == [
+        c for c in text if not "\u3400" <= c <= "\u9fff"
+    ]

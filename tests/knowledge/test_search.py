@@ -1,0 +1,140 @@
+"""Search: the CONTRACTS.md JSON, answering residents as they type, declining the rest."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.cli import main
+from knowledge.evaluation import evaluate, load_eval_set
+from knowledge.kb import load_entries, topic_ids
+from knowledge.search import Index, default_index
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("吃低保要啥子条件", "dibao.conditions"),
+        ("低保标准是多少", "dibao.standard"),
+        ("五保户一个月好多钱", "tekun.standard"),
+        ("地保咋个申晴", "dibao.how_to_apply"),  # homophone typos of 低保 and 申请
+        ("临试救注在哪里申请", "linshi.where"),
+        ("残急人补帖", "disability.living_subsidy"),
+        ("基础养老金算不算收入", "pension.not_counted"),
+        ("娃儿爹妈都不在了没人管", "children.unattended"),
+    ],
+)
+def test_residents_questions_are_answered(question: str, expected: str) -> None:
+    result = default_index().search(question)
+    assert result.answered
+    assert result.results[0].id == expected
+
+
+@pytest.mark.parametrize(
+    "question", ["护照怎么办理", "公积金怎么取", "驾照到期了去哪里换", "明天下不下雨", "你好"]
+)
+def test_out_of_scope_questions_are_declined(question: str) -> None:
+    assert not default_index().search(question).answered
+
+
+def test_empty_and_symbol_only_queries_are_declined_without_results() -> None:
+    for text in ["", "   ", "？？？", "😀😀"]:
+        result = default_index().search(text)
+        assert not result.answered
+        assert result.results == ()
+
+
+def test_results_are_best_first_and_capped() -> None:
+    result = default_index().search("低保", top=5)
+    scores = [hit.score for hit in result.results]
+    assert scores == sorted(scores, reverse=True)
+    assert len(result.results) == 5
+    assert default_index().search("低保", top=1).results[0] == result.results[0]
+
+
+def test_cli_json_matches_the_contract(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["kb", "search", "吃低保要什么条件", "--top", "2", "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert set(data) == {"query", "answered", "results"}
+    assert data["query"] == "吃低保要什么条件"
+    assert data["answered"] is True
+    assert len(data["results"]) == 2
+    first = data["results"][0]
+    assert set(first) == {"id", "title", "score"}
+    assert first["id"] in topic_ids()
+    assert isinstance(first["score"], float)
+
+
+def test_cli_declines_out_of_scope_as_json() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "kb", "search", "护照怎么办理", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(done.stdout)["answered"] is False
+
+
+def test_cli_show_prints_sources_and_an_unknown_id_fails(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    main(["kb", "show", "dibao.conditions"])
+    out = capsys.readouterr().out
+    assert "渝民〔2022〕239号" in out
+    assert "004_facdb4cf398febe9.txt" in out
+    with pytest.raises(SystemExit) as exited:
+        main(["kb", "show", "dibao.conditon"])
+    assert exited.value.code == 2
+    assert "dibao.conditions" in capsys.readouterr().err  # the close match is named
+
+
+def test_an_index_over_other_entries_works_alone() -> None:
+    entries = [e for e in load_entries() if e.id.startswith("tekun.")]
+    index = Index(entries)
+    assert index.search("五保户好多钱").results[0].id == "tekun.standard"
+    assert all(hit.id.startswith("tekun.") for hit in index.search("低保").results)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=300))
+def test_search_never_fails_and_stays_in_range(text: str) -> None:
+    result = default_index().search(text)
+    assert len(result.results) <= 3
+    for hit in result.results:
+        assert 0.0 <= hit.score <= 100.0
+        assert default_index().get(hit.id) is not None
+    assert not result.answered or result.results
+
+
+def test_quality_goals_on_the_evaluation_sets() -> None:
+    """Issue #2's goals, measured as `residentbot kb eval` does. The dev set was used to
+    tune; the holdout was not, and is held to what it has shown, to catch regressions."""
+    report = {s.name: s.search for s in evaluate(load_eval_set()).sets}
+    dev, holdout = report["kb_dev"], report["kb_holdout"]
+    assert dev.top1 >= 0.88
+    assert dev.top3 >= 0.96
+    assert dev.rejection >= 0.90
+    assert holdout.top3 >= 0.93
+    assert holdout.rejection >= 0.90
+
+
+def test_candidates_from_selective_grams_agree_with_exact_scoring(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a large KB candidates come from rare grams only (those in at most 2 % of the
+    entries). Forced on the real KB with grams in at most 3 of its 52 entries (6 %), the
+    answers must match exact scoring nearly always."""
+    import knowledge.search as search
+
+    questions = [q.text for q in load_eval_set()[0].in_scope]
+    exact = Index(load_entries())
+    monkeypatch.setattr(search, "SELECTIVE_MIN", 3)
+    pruned = Index(load_entries())
+    assert pruned.selective == 3
+    same = sum(exact.search(q).results[:1] == pruned.search(q).results[:1] for q in questions)
+    assert same / len(questions) >= 0.95
