@@ -1,0 +1,217 @@
+"""The SMS channel: what every SMS route (Twilio, Aliyun, Tencent) does after it has
+authenticated and parsed a delivery, and the sender for messages sent later.
+
+One inbound SMS, under a lock on its number:
+1. A delivery id seen before is acknowledged with what was answered the first time and
+   has no second effect (the record is in the store, so it survives a restart).
+2. 退订/TD/STOP opts the number out: confirmed with one last SMS, and from then on no SMS
+   goes to it (`SmsSender` refuses, replies are dropped) except the confirmation of
+   订阅, which opts it back in. A message from an opted-out number reaches the
+   conversation only when it is an emergency (RULES.md "Urgency": every message is
+   triaged first; the resident wrote to us, and life comes before the preference).
+3. 全文/继续 sends the rest of a reply that was too long for 3 parts, if one is waiting.
+4. Anything else goes to the router; its replies are joined and split into at most 3
+   numbered parts (integrations/sms/segments.py).
+
+Numbers are kept as E.164 (+8613812345678) whichever gateway they came from, so a
+resident is the same person on every route. Nothing logs numbers or text.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from aiohttp import web
+
+from bot.delivery import DeliveryError
+from bot.inbox import Inbox
+from bot.messages import Inbound, Reply
+from bot.render import render_reply
+from bot.store import Store
+from integrations.sms.gateway import Gateway, GatewayError
+from integrations.sms.segments import split
+from knowledge.text import compact
+from knowledge.triage import triage
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "sms"
+OPTOUT = "optout"  # store namespace: numbers that opted out
+DONE = "smsdone"  # store namespace: deliveries handled, with what was answered
+MORE = "smsmore"  # store namespace: the rest of a reply too long for 3 parts
+DONE_TTL = 7 * 24 * 3600.0  # gateways retry for minutes to hours; a week is ample
+MORE_TTL = 24 * 3600.0
+KEYWORDS_FILE = Path(__file__).resolve().parent / "keywords.yaml"
+
+Handler = Callable[[web.Request], Awaitable[web.Response]]
+
+
+class Malformed(ValueError):
+    """A body that is not what the gateway sends: answered 400, with no side effect."""
+
+
+@dataclass(frozen=True)
+class Message:
+    """One inbound SMS as a provider module parsed it."""
+
+    sender: str  # E.164
+    text: str
+    delivery_id: str  # `<provider>:<the provider's id>`
+
+
+@dataclass(frozen=True)
+class Received:
+    texts: list[str]  # the SMS to answer with (empty: answer nothing)
+    duplicate: bool = False
+    sent: bool = False  # already sent through the gateway (out-of-band routes)
+
+
+_DIGITS = re.compile(r"\d{5,15}")
+
+
+def e164(number: str, country: str = "86") -> str:
+    """+8613812345678 from '13812345678', '8613812345678', '+86 138-1234-5678'."""
+    raw = re.sub(r"[\s()-]", "", number)
+    plus = raw.startswith("+")
+    digits = raw.lstrip("+")
+    if digits.startswith("00"):
+        digits, plus = digits[2:], True
+    if not _DIGITS.fullmatch(digits):
+        raise Malformed("not a phone number")
+    if plus:
+        return f"+{digits}"
+    if country == "86" and len(digits) == 11 and digits.startswith("1"):
+        return f"+86{digits}"
+    if country == "86" and len(digits) == 13 and digits.startswith("861"):
+        return f"+{digits}"
+    return f"+{country}{digits}"
+
+
+@functools.cache
+def _keywords() -> dict[str, str]:
+    with KEYWORDS_FILE.open(encoding="utf-8") as fh:
+        data = yaml.safe_load(fh)
+    table: dict[str, str] = {}
+    for kind, words in data.items():
+        for word in words:
+            key = compact(str(word))
+            if key in table:
+                raise ValueError(f"keywords.yaml: {word!r} listed twice")
+            table[key] = kind
+    return table
+
+
+def keyword(text: str) -> str | None:
+    """`optout`, `optin` or `more` when the whole message is one of those words."""
+    return _keywords().get(compact(text))
+
+
+def token_matches(given: str | None, expected: str) -> bool:
+    """Constant-time comparison of a webhook secret."""
+    return given is not None and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def request_token(request: web.Request) -> str | None:
+    """The secret from the path (`/sms/aliyun/{token}`) or the query (`?token=`)."""
+    return request.match_info.get("token") or request.query.get("token")
+
+
+class SmsChannel:
+    def __init__(self, inbox: Inbox, store: Store, gateway: Gateway | None) -> None:
+        self.inbox = inbox
+        self.store = store
+        self.gateway = gateway
+
+    async def opted_out(self, number: str) -> bool:
+        return await self.store.get(OPTOUT, number) is not None
+
+    async def receive(self, message: Message) -> Received:
+        """What to answer one delivery with; recorded against its delivery id."""
+        async with self.store.lock(f"sms-in:{message.sender}"):
+            seen = await self.store.get(DONE, message.delivery_id)
+            if seen is not None:
+                return Received(list(seen["texts"]), duplicate=True, sent=bool(seen["sent"]))
+            texts = await self._respond(message)
+            record = {"texts": texts, "sent": not texts}
+            await self.store.put(DONE, message.delivery_id, record, ttl=DONE_TTL)
+            return Received(texts, sent=not texts)
+
+    async def reply(self, message: Message, received: Received) -> None:
+        """Send an answer through the gateway, once (routes whose gateway does not take an
+        answer in the HTTP response). A GatewayError leaves it unsent: the route answers
+        non-success, the gateway delivers again, and the duplicate is sent then."""
+        if received.sent:
+            return
+        if self.gateway is None:
+            raise GatewayError("no outbound gateway (SMS_PROVIDER)")
+        for text in received.texts:
+            await self.gateway.send(message.sender, text)
+        record = {"texts": received.texts, "sent": True}
+        await self.store.put(DONE, message.delivery_id, record, ttl=DONE_TTL)
+
+    async def _respond(self, message: Message) -> list[str]:
+        number, word = message.sender, keyword(message.text)
+        opted_out = await self.opted_out(number)
+        if word == "optout":
+            if opted_out:
+                return []  # already confirmed once; nothing more is sent
+            await self.store.put(OPTOUT, number, {"at": time.time()})
+            await self.store.delete(MORE, number)
+            return [self._say("sms_optout")]
+        if word == "optin":
+            await self.store.delete(OPTOUT, number)
+            return [self._say("sms_optin")]
+        if opted_out and triage(message.text).level != "emergency":
+            return []
+        if word == "more":
+            waiting = await self.store.get(MORE, number)
+            if waiting is not None:
+                return await self.compose(number, [str(waiting["rest"])])
+        inbound = Inbound(CHANNEL, number, message.text, message.delivery_id)
+        handled = await self.inbox.handle(inbound)
+        return await self.compose(number, [reply.text for reply in handled.replies])
+
+    async def compose(self, number: str, texts: Sequence[str]) -> list[str]:
+        """One turn's replies as at most 3 SMS; the rest waits for 全文."""
+        text = "\n".join(t.strip() for t in texts if t.strip())
+        result = split(text, more=self._say("sms_more"))
+        if result.truncated:
+            await self.store.put(MORE, number, {"rest": result.rest}, ttl=MORE_TTL)
+        else:
+            await self.store.delete(MORE, number)
+        return result.parts
+
+    @staticmethod
+    def _say(template: str) -> str:
+        return render_reply(CHANNEL, template, {}).text
+
+    def sender(self) -> SmsSender:
+        return SmsSender(self)
+
+
+class SmsSender:
+    """`bot.delivery.Sender` for SMS: staff replies and notifications, sent later."""
+
+    def __init__(self, channel: SmsChannel) -> None:
+        self.channel = channel
+
+    async def send(self, address: str, replies: Sequence[Reply]) -> None:
+        gateway = self.channel.gateway
+        if gateway is None:
+            raise DeliveryError("no_channel")
+        if await self.channel.opted_out(address):
+            raise DeliveryError("opted_out")
+        texts = await self.channel.compose(address, [reply.text for reply in replies])
+        try:
+            for text in texts:
+                await gateway.send(address, text)
+        except GatewayError as exc:
+            raise DeliveryError("failed") from exc
