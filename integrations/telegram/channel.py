@@ -1,0 +1,343 @@
+"""Telegram: python-telegram-bot embedded in our aiohttp app (ARCHITECTURE.md).
+
+- Webhook mode (default): the Application is built with `updater(None)`; our route
+  `POST /telegram/webhook` answers 403 unless `X-Telegram-Bot-Api-Secret-Token` equals
+  `TELEGRAM_WEBHOOK_SECRET` (constant-time), then has PTB process the update and answers
+  200 — or 503 when the store is down, so that Telegram delivers the update again.
+  `TELEGRAM_WEBHOOK_URL`, when set, is registered with `set_webhook` at start-up.
+- Polling mode (`TELEGRAM_MODE=polling`): PTB's Updater fetches the updates.
+- `TELEGRAM_API_BASE_URL` points PTB at another Bot API server (a local one, an emulator).
+
+Only private chats are served: in a group a resident's words and numbers would be read
+by everyone, so group messages are ignored silently (the bot never posts there).
+Text and /start, /help, /menu (registered with `set_my_commands`, commands.yaml) go to
+the router with the `update_id` as delivery id: a repeated update has no second effect
+and sends nothing. Choices come as an inline keyboard, one big button a row, whose
+callback data is the digit; a press is answered (so the client stops waiting), the
+keyboard is taken off that message, and the digit goes to the router as if typed.
+Replies are HTML, escaped by the telegram templates (bot/render.py), cut into messages
+under 4096 characters; outbound calls go through PTB's `AIORateLimiter`.
+Nothing logs chat ids or text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from aiohttp import web
+from telegram import BotCommand, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatType, MessageLimit, ParseMode
+from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+from telegram.request import BaseRequest
+
+from bot.config import Config, ConfigError
+from bot.delivery import DeliveryError
+from bot.inbox import Inbox
+from bot.messages import Inbound, Reply
+from bot.render import render_reply
+from bot.store import Store, StoreUnavailable
+from integrations.sms.channel import token_matches
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "telegram"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+ALLOWED_UPDATES = ("message", "callback_query")
+COMMANDS_FILE = Path(__file__).resolve().parent / "commands.yaml"
+OTHER = "tgother"  # store namespace: non-text updates already answered
+OTHER_TTL = 7 * 24 * 3600.0
+RETRY_START = 30.0  # seconds between start-up attempts while the Bot API is unreachable
+_CHOICE = re.compile(r"[1-9][0-9]?")
+
+
+@functools.cache
+def commands() -> dict[str, dict[str, str]]:
+    with COMMANDS_FILE.open(encoding="utf-8") as fh:
+        data: dict[str, dict[str, str]] = yaml.safe_load(fh)
+    return data
+
+
+def file_base_url(base_url: str) -> str | None:
+    """http://host:port/bot → http://host:port/file/bot (the Bot API's layout)."""
+    return base_url[: -len("bot")] + "file/bot" if base_url.endswith("/bot") else None
+
+
+def split_html(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
+    """Messages of fewer than `limit` characters: cut at line ends where possible, never
+    inside an entity (&amp;) or a tag. Telegram counts the text after parsing the HTML,
+    which is never longer than the HTML itself."""
+    limit -= 1  # "under 4096"
+    parts: list[str] = []
+    text = text.strip()
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit + 1)
+        if cut <= 0:
+            cut = limit
+            amp, semi = text.rfind("&", 0, cut), text.rfind(";", 0, cut)
+            if amp > semi:  # an entity would be cut
+                cut = amp
+            lt, gt = text.rfind("<", 0, cut), text.rfind(">", 0, cut)
+            if lt > gt:  # a tag would be cut
+                cut = lt
+            if cut <= 0:
+                cut = limit
+        parts.append(text[:cut].rstrip())
+        text = text[cut:].lstrip("\n")
+    if text:
+        parts.append(text)
+    return parts
+
+
+def keyboard(choices: Sequence[str]) -> InlineKeyboardMarkup:
+    rows = [
+        [InlineKeyboardButton(f"{n} {label}", callback_data=str(n))]
+        for n, label in enumerate(choices, 1)
+    ]
+    return InlineKeyboardMarkup(rows)
+
+
+class TelegramChannel:
+    def __init__(
+        self,
+        config: Config,
+        inbox: Inbox,
+        store: Store,
+        *,
+        request: BaseRequest | None = None,
+    ) -> None:
+        """`request` replaces PTB's HTTP client (tests: an offline BaseRequest double)."""
+        assert config.telegram_bot_token
+        self.config = config
+        self.inbox = inbox
+        self.store = store
+        self.polling = config.telegram_mode == "polling"
+        self.secret = config.telegram_webhook_secret or ""
+        self.ready = False
+        self._unavailable: set[int] = set()  # update ids that met a store outage
+        self._starting: asyncio.Task[None] | None = None
+
+        limiter: AIORateLimiter = AIORateLimiter()
+        builder = Application.builder().token(config.telegram_bot_token).rate_limiter(limiter)
+        if config.telegram_api_base_url:
+            builder = builder.base_url(config.telegram_api_base_url)
+            files = file_base_url(config.telegram_api_base_url)
+            if files:
+                builder = builder.base_file_url(files)
+        if not self.polling:
+            builder = builder.updater(None)
+        if request is not None:
+            builder = builder.request(request).get_updates_request(request)
+        self.application: Application[Any, Any, Any, Any, Any, Any] = builder.build()
+
+        private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
+        app = self.application
+        app.add_handler(CommandHandler(list(commands()), self._on_command, filters=private))
+        app.add_handler(MessageHandler(private & filters.TEXT, self._on_text))
+        app.add_handler(MessageHandler(private & ~filters.StatusUpdate.ALL, self._on_other))
+        app.add_handler(CallbackQueryHandler(self._on_choice))
+        app.add_error_handler(self._on_error)
+
+    # --- life cycle ----------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start (with the server). A rejected token or webhook URL stops start-up with a
+        message naming the setting; an unreachable Bot API is retried in the background."""
+        try:
+            await self._start()
+        except InvalidToken:
+            raise ConfigError(
+                ["TELEGRAM_BOT_TOKEN: Telegram 不接受这个令牌 / rejected by the Bot API"]
+            ) from None
+        except BadRequest as exc:
+            raise ConfigError(
+                [f"TELEGRAM_WEBHOOK_URL: Telegram 拒绝了 / rejected by the Bot API: {exc}"]
+            ) from None
+        except NetworkError as exc:
+            log.warning("Telegram Bot API unreachable at start-up (%s); retrying", exc)
+            self._starting = asyncio.create_task(self._start_later())
+
+    async def _start_later(self) -> None:
+        while not self.ready:
+            await asyncio.sleep(RETRY_START)
+            try:
+                await self._start()
+            except TelegramError as exc:
+                log.warning("Telegram still not started: %s", type(exc).__name__)
+
+    async def _start(self) -> None:
+        app = self.application
+        await app.initialize()
+        listed = [BotCommand(name, item["description"]) for name, item in commands().items()]
+        await app.bot.set_my_commands(listed)
+        if not self.polling and self.config.telegram_webhook_url:
+            await app.bot.set_webhook(
+                self.config.telegram_webhook_url,
+                secret_token=self.secret,
+                allowed_updates=list(ALLOWED_UPDATES),
+            )
+        await app.start()
+        if self.polling:
+            assert app.updater is not None
+            await app.updater.start_polling(allowed_updates=list(ALLOWED_UPDATES))
+        self.ready = True
+        log.info("Telegram started (%s)", "polling" if self.polling else "webhook")
+
+    async def stop(self) -> None:
+        if self._starting is not None:
+            self._starting.cancel()
+        app = self.application
+        if app.updater is not None and app.updater.running:
+            await app.updater.stop()
+        if app.running:
+            await app.stop()
+        await app.shutdown()
+        self.ready = False
+
+    # --- the webhook route ---------------------------------------------------------
+
+    async def webhook(self, request: web.Request) -> web.Response:
+        if not token_matches(request.headers.get(SECRET_HEADER), self.secret):
+            self.inbox.count(CHANNEL, "rejected")
+            return web.Response(status=403, text="forbidden")
+        update = None
+        try:
+            data = json.loads(await request.read())
+            if isinstance(data, dict) and isinstance(data.get("update_id"), int):
+                update = Update.de_json(data, self.application.bot)
+        except (ValueError, TypeError, KeyError, AttributeError):  # not the Bot API's shape
+            update = None
+        if not isinstance(update, Update):
+            self.inbox.count(CHANNEL, "rejected")
+            return web.Response(status=400, text="not a Telegram update")
+        if not self.ready:
+            self.inbox.count(CHANNEL, "unavailable")
+            return web.Response(status=503, text="starting, retry later")
+        # The handlers count and time each message (the same code serves polling).
+        await self.application.process_update(update)
+        if update.update_id in self._unavailable:
+            self._unavailable.discard(update.update_id)
+            return web.Response(status=503, text="store unavailable, retry later")
+        return web.json_response({"ok": True})
+
+    # --- handlers ------------------------------------------------------------------
+
+    async def _on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        assert message is not None
+        assert message.text is not None
+        name = message.text.split()[0].lstrip("/").split("@")[0].lower()
+        item = commands().get(name)
+        await self._converse(update, item["text"] if item else message.text)
+
+    async def _on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        assert message is not None
+        assert message.text is not None
+        await self._converse(update, message.text)
+
+    async def _on_choice(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        assert query is not None
+        chat = update.effective_chat
+        if chat is None or chat.type != ChatType.PRIVATE or not _CHOICE.fullmatch(query.data or ""):
+            await _quietly(query.answer())
+            return
+        await self._converse(update, str(query.data), query)
+
+    async def _on_other(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A photo, a voice note, a sticker: ask for text, once per update."""
+        chat = update.effective_chat
+        assert chat is not None
+        try:
+            with self.inbox.observe(CHANNEL) as seen:
+                if not await self.store.add_once(OTHER, str(update.update_id), OTHER_TTL):
+                    seen.outcome = "duplicate"
+                    return
+                await self.send(chat.id, [render_reply(CHANNEL, "telegram_not_text", {})])
+        except StoreUnavailable:
+            self._unavailable.add(update.update_id)
+
+    async def _converse(
+        self, update: Update, text: str, query: CallbackQuery | None = None
+    ) -> None:
+        chat = update.effective_chat
+        assert chat is not None
+        inbound = Inbound(CHANNEL, str(chat.id), text, str(update.update_id))
+        try:
+            with self.inbox.observe(CHANNEL) as seen:
+                handled = await self.inbox.handle(inbound)
+                if handled.duplicate:
+                    seen.outcome = "duplicate"
+                    return
+                if query is not None:
+                    await _quietly(query.answer())
+                    await _quietly(query.edit_message_reply_markup(reply_markup=None))
+                await self.send(chat.id, handled.replies)
+        except StoreUnavailable:
+            if self.polling:  # the update is gone: say so, the resident can send it again
+                await _quietly(self.send(chat.id, [render_reply(CHANNEL, "error", {})]))
+            else:  # the webhook answers 503 and Telegram delivers it again
+                self._unavailable.add(update.update_id)
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        # The error only: an update holds the resident's chat id and words.
+        error = context.error
+        log.error("telegram handler failed: %s", type(error).__name__, exc_info=error)
+
+    # --- sending -------------------------------------------------------------------
+
+    async def send(self, chat_id: int, replies: Sequence[Reply]) -> None:
+        bot = self.application.bot
+        for reply in replies:
+            parts = split_html(reply.text)
+            for n, part in enumerate(parts, 1):
+                markup = keyboard(reply.choices) if reply.choices and n == len(parts) else None
+                await bot.send_message(
+                    chat_id, part, parse_mode=ParseMode.HTML, reply_markup=markup
+                )
+
+    def sender(self) -> TelegramSender:
+        return TelegramSender(self)
+
+
+async def _quietly(call: Any) -> None:
+    """A courtesy call (answering a button press, removing an old keyboard) that may fail,
+    e.g. when the press is too old; the conversation goes on regardless."""
+    try:
+        await call
+    except TelegramError as exc:
+        log.info("telegram courtesy call failed: %s", type(exc).__name__)
+
+
+class TelegramSender:
+    """`bot.delivery.Sender` for Telegram: the address is the private chat's id."""
+
+    def __init__(self, channel: TelegramChannel) -> None:
+        self.channel = channel
+
+    async def send(self, address: str, replies: Sequence[Reply]) -> None:
+        if not self.channel.ready:
+            raise DeliveryError("failed")
+        try:
+            await self.channel.send(int(address), replies)
+        except Forbidden as exc:
+            raise DeliveryError("blocked") from exc
+        except TelegramError as exc:
+            raise DeliveryError("failed") from exc
