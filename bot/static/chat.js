@@ -1,0 +1,106 @@
+/* The web chat (bot/web.py) as a live chat. Plain ES5 for old phone browsers, no build
+   step. Every text goes in with textContent, never as HTML. Without this script the
+   page's forms still post to /chat. */
+(function () {
+  "use strict";
+  var log = document.getElementById("log");
+  var end = document.getElementById("end");
+  var choices = document.getElementById("choices");
+  var form = document.getElementById("send");
+  var input = document.getElementById("text");
+  if (!log || !choices || !form || !input || !window.XMLHttpRequest || !window.JSON) { return; }
+  var errorText = form.getAttribute("data-error");
+  var pending = null; /* {text, id}: sent again with the same id, so it is never doubled */
+  var busy = false;
+
+  function newId() {
+    var bytes = new Uint8Array(12), out = "", i;
+    (window.crypto || window.msCrypto).getRandomValues(bytes);
+    for (i = 0; i < bytes.length; i++) { out += ("0" + bytes[i].toString(16)).slice(-2); }
+    return out;
+  }
+
+  function show(who, text) {
+    var div = document.createElement("div");
+    div.className = "msg " + who;
+    div.textContent = text;
+    log.insertBefore(div, end);
+    end.scrollIntoView(false);
+  }
+
+  function offer(list) {
+    var hidden = choices.querySelector("input[name=id]");
+    while (choices.lastChild) { choices.removeChild(choices.lastChild); }
+    if (hidden) { choices.appendChild(hidden); }
+    for (var i = 0; i < list.length; i++) {
+      var button = document.createElement("button");
+      button.type = "submit";
+      button.name = "choice";
+      button.value = String(i + 1);
+      button.textContent = (i + 1) + " " + list[i];
+      choices.appendChild(button);
+    }
+  }
+
+  function showReplies(replies) {
+    var last = [];
+    for (var i = 0; i < replies.length; i++) {
+      show("bot", replies[i].text);
+      last = replies[i].choices || [];
+    }
+    if (replies.length) { offer(last); }
+  }
+
+  function request(method, url, body, done) {
+    var xhr = new XMLHttpRequest();
+    xhr.open(method, url, true);
+    xhr.timeout = 20000;
+    if (body !== null) { xhr.setRequestHeader("Content-Type", "application/json"); }
+    xhr.onload = function () {
+      var data = null;
+      try { data = JSON.parse(xhr.responseText); } catch (e) { data = null; }
+      done(xhr.status, data);
+    };
+    xhr.onerror = xhr.ontimeout = function () { done(0, null); };
+    xhr.send(body === null ? null : JSON.stringify(body));
+  }
+
+  function send(text) {
+    if (busy || !text) { return; }
+    if (!pending || pending.text !== text) { pending = { text: text, id: newId() }; }
+    busy = true;
+    request("POST", "/api/chat", { text: text, id: pending.id }, function (status, data) {
+      busy = false;
+      if (status === 200 && data && data.replies) {
+        show("me", text);
+        pending = null;
+        input.value = "";
+        showReplies(data.replies);
+      } else {
+        show("notice", (data && data.message) || errorText);
+      }
+    });
+  }
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    send(input.value.replace(/^\s+|\s+$/g, ""));
+  });
+  choices.addEventListener("submit", function (event) { event.preventDefault(); });
+  choices.addEventListener("click", function (event) {
+    var target = event.target;
+    if (target && target.name === "choice") {
+      event.preventDefault();
+      send(target.value);
+    }
+  });
+
+  function poll() {
+    if (document.hidden) { return; }
+    request("GET", "/api/chat/poll", null, function (status, data) {
+      if (status === 200 && data && data.replies) { showReplies(data.replies); }
+    });
+  }
+  window.setInterval(poll, 20000);
+  end.scrollIntoView(false);
+}());
