@@ -1,0 +1,202 @@
+"""The composition root: the one place that wires integrations into the core.
+
+`Services.open(config)` builds the store, the referral queue, the dialogues, the router
+and the channels; `make_app(services)` builds the one aiohttp application with every
+route of CONTRACTS.md; `serve()` runs it. Nothing else in the project constructs these.
+
+Routes, by configuration:
+- always: `GET /healthz` (503 when the store does not answer), `GET /metrics`, the web
+  chat (`GET|POST /chat`, `POST /api/chat`, `GET /api/chat/poll`, `/chat/static/…`);
+- `TELEGRAM_BOT_TOKEN` (webhook mode): `POST /telegram/webhook`; in polling mode no route;
+- `TWILIO_AUTH_TOKEN`: `POST /sms/twilio`;
+- `SMS_WEBHOOK_TOKEN`: `POST /sms/aliyun`, `POST /sms/tencent` (and `…/{token}`).
+
+`services.delivery.send(channel, address, replies)` reaches a resident later through
+the channel they wrote from (bot/delivery.py): web always, telegram with a token, sms
+with `SMS_PROVIDER`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+from telegram.request import BaseRequest
+
+from bot.config import Config, ConfigError
+from bot.delivery import Delivery
+from bot.inbox import Inbox
+from bot.metrics import Metrics
+from bot.referrals import ReferralQueue
+from bot.router import REFERRAL, SCREENING, Router
+from bot.sessions import Sessions
+from bot.store import Store, open_store
+from bot.web import WebChat
+from dialogues import referral, screening
+from integrations.sms.channel import SmsChannel
+from integrations.sms.gateway import Gateway, open_gateway
+from integrations.sms.routes import routes as sms_routes
+from integrations.telegram.channel import TelegramChannel
+from integrations.window import open_queue
+
+log = logging.getLogger("residentbot")
+
+MAX_BODY = 64 * 1024  # bytes; a webhook or a chat message is far smaller (413 beyond)
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+@dataclass
+class Services:
+    config: Config
+    store: Store
+    referrals: ReferralQueue
+    router: Router
+    metrics: Metrics
+    inbox: Inbox
+    delivery: Delivery
+    web: WebChat
+    sms: SmsChannel
+    gateway: Gateway | None = None
+    telegram: TelegramChannel | None = None
+
+    @classmethod
+    async def open(cls, config: Config, *, telegram_request: BaseRequest | None = None) -> Services:
+        """Everything the configuration asks for; nothing connects or starts yet.
+        `telegram_request` replaces PTB's HTTP client (tests: an offline double)."""
+        metrics = Metrics()
+        store = open_store(config.redis_url or config.data_dir)
+        referrals = open_queue(config, store, metrics=metrics)
+        sessions = Sessions(store, idle_timeout=config.idle_timeout)
+        router = Router(
+            store,
+            referrals,
+            {SCREENING: screening.FLOW, REFERRAL: referral.FLOW},
+            sessions=sessions,
+        )
+        inbox = Inbox(router, metrics)
+        https = bool(config.public_url and config.public_url.startswith("https://"))
+        webchat = WebChat(inbox, store, https=https)
+        gateway = open_gateway(config)
+        sms_channel = SmsChannel(inbox, store, gateway)
+        delivery = Delivery({"web": webchat.sender()})
+        if gateway is not None:
+            delivery.register("sms", sms_channel.sender())
+        telegram = None
+        if config.telegram_bot_token:
+            telegram = TelegramChannel(config, inbox, store, request=telegram_request)
+            delivery.register("telegram", telegram.sender())
+        return cls(
+            config,
+            store,
+            referrals,
+            router,
+            metrics,
+            inbox,
+            delivery,
+            webchat,
+            sms_channel,
+            gateway,
+            telegram,
+        )
+
+    async def start(self) -> None:
+        """Background work that needs the running server: queue workers, Telegram."""
+        start = getattr(self.referrals, "start", None)
+        if start is not None:
+            await start()
+        if self.telegram is not None:
+            await self.telegram.start()
+
+    async def close(self) -> None:
+        if self.telegram is not None:
+            await self.telegram.stop()
+        if self.gateway is not None:
+            await self.gateway.close()
+        close = getattr(self.referrals, "close", None)
+        if close is not None:
+            await close()
+        await self.store.close()
+
+
+SERVICES = web.AppKey("services", Services)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    reachable = await services.store.ping()
+    body = {"status": "ok" if reachable else "degraded", "store": reachable}
+    return web.json_response(body, status=200 if reachable else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    body, content_type = services.metrics.exposition()
+    return web.Response(body=body, headers={"Content-Type": content_type})
+
+
+def make_app(services: Services) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY)
+    app[SERVICES] = services
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_routes(services.web.routes())
+    app.router.add_static("/chat/static/", STATIC_DIR)
+    app.router.add_routes(sms_routes(services.sms, services.config))
+    if services.telegram is not None and not services.telegram.polling:
+        app.router.add_post("/telegram/webhook", services.telegram.webhook)
+
+    async def start_services(app: web.Application) -> None:
+        await services.start()
+
+    async def close_services(app: web.Application) -> None:
+        await services.close()
+
+    app.on_startup.append(start_services)
+    app.on_cleanup.append(close_services)
+    return app
+
+
+async def _serve(config: Config) -> None:
+    services = await Services.open(config)
+    app = make_app(services)
+    runner = web.AppRunner(app, access_log=None)  # an access log would hold chat ids
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, config.host, config.port)
+        await site.start()
+        log.info(
+            "listening on http://%s:%s (store: %s; telegram: %s; sms out: %s)",
+            config.host,
+            config.port,
+            "redis" if config.redis_url else f"embedded in {config.data_dir}",
+            config.telegram_mode if config.telegram_bot_token else "off",
+            config.sms_provider or "off",
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):  # stop cleanly: workers, Telegram, store
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+        log.info("stopping")
+    finally:
+        await runner.cleanup()
+
+
+def serve() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        config = Config.from_env()
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_serve(config))
+    except ConfigError as exc:
+        sys.stderr.write(f"residentbot: {exc}\n")
+        raise SystemExit(2) from None
+    except OSError as exc:  # e.g. the port is taken
+        sys.stderr.write(f"residentbot: 无法启动 / cannot start: {exc}\n")
+        raise SystemExit(2) from None

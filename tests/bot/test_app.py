@@ -1,0 +1,143 @@
+"""The composition root (bot/app.py): `residentbot serve` as a real process with no
+configuration, /healthz and /metrics, the routes and senders each setting enables, and
+the request size cap."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from bot.app import Services
+from bot.messages import Reply
+from tests.channel_support import config_for, gateway_server, serving
+from tests.conftest import ROOT, free_port
+
+
+def fetch(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def test_serve_with_no_configuration_answers_healthz_and_the_chat(tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "RESIDENTBOT_PORT": str(port),
+        "RESIDENTBOT_DATA_DIR": str(tmp_path / "var"),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve"],
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        status = 0
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                status, body = fetch(f"http://127.0.0.1:{port}/healthz")
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert status == 200, f"serve did not answer (exit status {process.poll()})"
+        assert '"store": true' in body
+        status, page = fetch(f"http://127.0.0.1:{port}/chat")
+        assert status == 200
+        assert "社会救助咨询" in page
+        assert (tmp_path / "var").is_dir()  # the embedded store, where it was told
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=20)
+    assert process.returncode == 0, stderr
+    assert "stopping" in stderr
+
+
+def test_serve_refuses_a_bad_configuration_naming_the_variables(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "TELEGRAM_BOT_TOKEN": "1:abc",
+        "SMS_PROVIDER": "twilio",
+        "RESIDENTBOT_DATA_DIR": str(tmp_path),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "serve"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    for name in ("TELEGRAM_WEBHOOK_SECRET", "TWILIO_ACCOUNT_SID", "TWILIO_FROM"):
+        assert name in done.stderr
+
+
+async def test_healthz_reports_the_store(tmp_path: Path, redis_server: Any, redis_url: str) -> None:
+    async with serving(tmp_path, {"REDIS_URL": redis_url}) as (_, client):
+        response = await client.get("/healthz")
+        assert (response.status, await response.json()) == (200, {"status": "ok", "store": True})
+        redis_server.stop()
+        try:
+            response = await client.get("/healthz")
+            assert response.status == 503
+            assert await response.json() == {"status": "degraded", "store": False}
+        finally:
+            redis_server.start()
+
+
+async def test_metrics_count_messages_by_channel_and_outcome(tmp_path: Path) -> None:
+    async with serving(tmp_path) as (_, client):
+        await client.post("/api/chat", json={"text": "你好", "id": "a"})
+        await client.post("/api/chat", json={"text": "你好", "id": "a"})
+        response = await client.get("/metrics")
+        text = await response.text()
+    assert response.status == 200
+    assert 'residentbot_messages_total{channel="web",outcome="replied"} 1.0' in text
+    assert 'residentbot_messages_total{channel="web",outcome="duplicate"} 1.0' in text
+    assert 'residentbot_message_seconds_count{channel="web"} 2.0' in text
+
+
+async def test_delivery_has_a_sender_for_each_configured_channel(tmp_path: Path) -> None:
+    bare = await Services.open(config_for(tmp_path / "bare"))
+    try:
+        assert bare.delivery.channels == {"web"}
+    finally:
+        await bare.close()
+    async with gateway_server() as (recorder, base):
+        env = {
+            "SMS_PROVIDER": "http",
+            "SMS_GATEWAY_URL": base + "/send",
+            "TELEGRAM_BOT_TOKEN": "1:abc",
+            "TELEGRAM_MODE": "polling",
+        }
+        services = await Services.open(config_for(tmp_path / "full", env))
+        try:
+            assert services.delivery.channels == {"web", "sms", "telegram"}
+            await services.delivery.send("sms", "+8613800001111", [Reply("您好")])
+            assert recorder.texts() == ["您好"]
+        finally:
+            await services.close()
+
+
+async def test_bodies_over_the_cap_are_413(tmp_path: Path) -> None:
+    async with serving(tmp_path) as (_, client):
+        response = await client.post(
+            "/api/chat",
+            data=b'{"text": "' + b"x" * 70_000 + b'"}',
+            headers={"Content-Type": "application/json"},
+        )
+        assert response.status == 413
