@@ -1,0 +1,270 @@
+"""The router on both stores and the real referral queue: duplicates, failures, expiry,
+emergencies, urgent interruptions, handover to staff, and the menu's numbers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.messages import Inbound
+from bot.router import REFERRAL, SCREENING, Router
+from bot.sessions import Sessions
+from dialogues import referral, screening
+from dialogues.engine import Flow, Say, Session, State, Step
+from tests.bot.talk import SENDER, Bench, joined
+
+DAY = 24 * 3600.0
+ERROR = "没处理好您的消息"
+
+
+@pytest.fixture(params=["embedded", pytest.param("redis", marks=pytest.mark.redis)])
+async def bench(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Bench]:
+    url = request.getfixturevalue("redis_url") if request.param == "redis" else None
+    opened = await Bench.open(request.param, tmp_path / "data", url)
+    yield opened
+    await opened.close()
+
+
+async def answer(bench: Bench, *lines: str) -> str:
+    text = ""
+    for line in lines:
+        text = joined(await bench.say(line))
+        assert ERROR not in text, (line, text)
+    return text
+
+
+async def test_the_menu_then_the_screening_by_a_full_width_digit(bench: Bench) -> None:
+    menu = await bench.say("你好")
+    assert "测一测" in joined(menu)
+    assert menu[0].choices == ("问政策（低保、特困、临时救助等）", "测一测能申请什么", "找工作人员")
+    assert "区县" in await answer(bench, "２")
+    session = await bench.session()
+    assert session["flow"] == "screening"
+    assert session["answers"]["today"] == "2025-08-01"
+
+
+async def test_a_duplicate_delivery_is_answered_the_same_and_acts_once(bench: Bench) -> None:
+    first = await bench.say("我不想活了", delivery="m1")
+    again = await bench.router.handle(Inbound("sms", SENDER, "我不想活了", "m1"))
+    assert again.duplicate
+    assert again.replies == first
+    referral = await bench.last_referral()
+    assert referral is not None
+    assert referral.level == "emergency"
+    assert [m["text"] for m in referral.thread] == ["我不想活了"]
+
+
+async def test_an_emergency_mid_questionnaire_refers_at_once_and_keeps_the_question(
+    bench: Bench,
+) -> None:
+    await answer(bench, "测一测", "万州", "农村")
+    text = await answer(bench, "有人打我，我好怕")
+    for number in ("110", "120", "119", "12356"):
+        assert number in text
+    assert "在领低保" in text  # the same question again
+    referral = await bench.last_referral()
+    assert referral is not None
+    assert referral.level == "emergency"
+    assert referral.district == "万州区"
+    assert referral.signals == ["violence"]
+    assert "几口人" in await answer(bench, "没有")  # the questionnaire goes on
+    await answer(bench, "他又来了，我不想活了")  # within the hour: the same referral
+    again = await bench.last_referral()
+    assert again is not None
+    assert again.reference == referral.reference
+    assert [m["text"] for m in again.thread][-1] == "他又来了，我不想活了"
+
+
+async def test_urgent_offers_a_referral_and_declining_resumes_the_same_question(
+    bench: Bench,
+) -> None:
+    await answer(bench, "测一测", "奉节", "2", "2", "68 66")
+    text = await answer(bench, "家里已经没饭吃了")
+    assert "同意" in text
+    assert "1 同意" in text
+    text = await answer(bench, "2")
+    assert "不会保存" in text
+    assert "您本人有下面的情况吗" in text
+    session = await bench.session()
+    assert session["flow"] == "screening"
+    assert session["answers"]["ages"] == [68, 66]
+    assert await bench.last_referral() is None  # declining keeps nothing
+
+
+async def test_urgent_accepted_refers_at_the_urgent_level_then_resumes(bench: Bench) -> None:
+    await answer(bench, "测一测", "渝中区", "1")
+    await answer(bench, "房子塌了，今晚没地方住")
+    await answer(bench, "同意", "13912345678", "解放碑")
+    text = await answer(bench, "1")
+    assert "编号" in text
+    assert "4小时内" in text  # the urgent deadline
+    assert "在领低保" in text  # back to where the questionnaire was
+    referral = await bench.last_referral()
+    assert referral is not None
+    assert (referral.level, referral.district, referral.township) == (
+        "urgent",
+        "渝中区",
+        "解放碑街道",
+    )
+    assert referral.contact == "13912345678"
+    assert referral.consent
+
+
+async def test_a_finished_screening_is_passed_on_with_its_result(bench: Bench) -> None:
+    await answer(bench, "测一测", "万州", "农村", "没有", "68 66", "5", "5", "500", "300")
+    text = await answer(bench, "0", "8000", "0", "1", "3", "5")
+    assert "低保：很可能符合" in text
+    detail = await answer(bench, "详细")
+    assert "要带什么" in detail
+    await answer(bench, "1", "1", "1")  # pass it on, agree, keep this number
+    text = await answer(bench, "不知道", "确认")
+    assert "编号" in text
+    referral = await bench.last_referral()
+    assert referral is not None
+    assert referral.level == "normal"
+    assert referral.contact == "13800000000"  # the sender's own number, on SMS
+    assert referral.district == "万州区"
+    assert referral.screening is not None
+    assert referral.screening["programs"]["dibao"]["verdict"] == "likely"
+    assert referral.screening["household"]["members"][0]["age"] == 68
+
+
+async def test_declining_the_offer_after_a_result(bench: Bench) -> None:
+    await answer(bench, "测一测", "万州", "农村", "没有", "68 66", "5", "5", "500", "300")
+    await answer(bench, "0", "8000", "0", "1", "3", "5")
+    assert "人工" in await answer(bench, "2")
+    assert await bench.last_referral() is None
+
+
+async def test_a_question_mid_questionnaire_is_answered_and_the_question_asked_again(
+    bench: Bench,
+) -> None:
+    await answer(bench, "测一测", "万州")
+    text = await answer(bench, "低保标准是多少")
+    assert "770" in text
+    assert "城镇的还是农村的" in text
+    assert (await bench.session())["state"] == "area"
+
+
+async def test_human_mid_questionnaire_then_back_to_it(bench: Bench) -> None:
+    await answer(bench, "测一测", "万州", "2")
+    assert "同意吗" in await answer(bench, "转人工")
+    text = await answer(bench, "1", "不留", "不知道", "1")
+    assert "编号" in text
+    assert "在领低保" in text
+    referral = await bench.last_referral()
+    assert referral is not None
+    assert referral.contact is None
+    assert referral.district == "万州区"
+
+
+async def test_help_back_restart_and_exit_in_the_middle(bench: Bench) -> None:
+    await answer(bench, "测一测", "万州", "2", "2")
+    text = await answer(bench, "帮助")
+    assert "返回" in text
+    assert "几口人" in text
+    assert "在领低保" in await answer(bench, "上一步")
+    assert (await bench.session())["answers"]["receiving"] is False  # kept
+    text = await answer(bench, "重来")
+    assert "从头开始" in text
+    assert "区县" in text
+    assert (await bench.session())["answers"] == {"today": "2025-08-01"}
+    assert "退出" in await answer(bench, "退出")
+    session = await bench.session()
+    assert session["flow"] is None
+    assert session["answers"] == {}
+
+
+async def test_an_idle_session_expires_kindly(bench: Bench) -> None:
+    await answer(bench, "测一测", "万州")
+    bench.clock.advance(DAY + 60)
+    replies = await bench.say("2")
+    text = joined(replies)
+    assert "超过一天" in text
+    assert "测一测能申请什么" in text  # the menu, not the stale answer taken as a choice
+    session = await bench.session()
+    assert session["flow"] is None
+    bench.clock.advance(DAY + 60)
+    assert "超过一天" not in await answer(bench, "你好")  # nothing was in progress
+
+
+async def test_a_process_restart_resumes_where_the_resident_was(bench: Bench) -> None:
+    await answer(bench, "测一测", "万州", "农村", "没有")
+    await bench.restart()
+    text = await answer(bench, "68 66")
+    assert "您本人有下面的情况吗" in text
+    await bench.restart()
+    assert "第2位家人（66岁）" in await answer(bench, "5")
+
+
+async def test_staff_talking_on_a_referral_takes_the_residents_messages(bench: Bench) -> None:
+    await answer(bench, "人工", "1", "1", "渝中", "解放碑", "1")
+    referral = await bench.last_referral()
+    assert referral is not None
+    assert "低保" in await answer(bench, "低保标准是多少")  # nobody has written: the bot answers
+    await bench.queue.claim(referral.reference, "staff1")
+    await bench.queue.reply(referral.reference, "staff1", "您好，我是解放碑街道的小王")
+    text = await answer(bench, "你好小王，我想申请低保")
+    assert "转给工作人员" in text
+    thread = (await bench.queue.get(referral.reference) or referral).thread
+    assert thread[-1]["author"] == "resident"
+    assert thread[-1]["text"] == "你好小王，我想申请低保"
+    assert "自动问答" in await answer(bench, "结束")
+    assert "770" in await answer(bench, "低保标准是多少")  # the bot again
+    await bench.queue.reply(referral.reference, "staff1", "还在吗？")
+    assert "转给工作人员" in await answer(bench, "在的")
+
+
+async def test_an_emergency_during_a_handover_still_gets_the_numbers(bench: Bench) -> None:
+    await answer(bench, "人工", "1", "1", "渝中", "解放碑", "1")
+    referral = await bench.last_referral()
+    assert referral is not None
+    await bench.queue.claim(referral.reference, "staff1")
+    await bench.queue.reply(referral.reference, "staff1", "请讲")
+    assert "120" in await answer(bench, "我老伴晕倒了叫不醒")
+
+
+def explode(session: Session, text: str) -> Step:
+    raise ValueError(f"cannot read {text!r} from {SENDER}")
+
+
+BROKEN = Flow(
+    SCREENING,
+    [State("boom", lambda s: [Say("screen_district", {"retry": False})], explode)],
+    lambda s: Step(),
+)
+
+
+async def test_a_failing_step_is_a_polite_reply_logged_without_personal_data(
+    bench: Bench, caplog: pytest.LogCaptureFixture
+) -> None:
+    sessions = Sessions(bench.store, clock=bench.clock)
+    router = Router(
+        bench.store,
+        bench.queue,
+        {SCREENING: BROKEN, REFERRAL: referral.FLOW},
+        sessions=sessions,
+        clock=bench.clock,
+    )
+    await router.handle(Inbound("sms", SENDER, "测一测"))
+    caplog.set_level(logging.ERROR, logger="bot.router")
+    handled = await router.handle(Inbound("sms", SENDER, "我叫张三，电话13912345678"))
+    assert ERROR in joined(handled.replies)
+    logged = caplog.text
+    assert "flow screening state boom" in logged
+    assert "ValueError" in logged
+    for secret in ("张三", "13912345678", SENDER):
+        assert secret not in logged
+    session = await bench.session()
+    assert session["state"] == "boom"  # kept as it was: the resident can retry
+    assert session["flow"] == "screening"
+
+
+async def test_the_real_flows_are_the_ones_the_app_wires() -> None:
+    from bot import app
+
+    assert app.screening.FLOW is screening.FLOW
+    assert app.referral.FLOW is referral.FLOW
