@@ -1,0 +1,167 @@
+"""How well `knowledge.triage` sorts messages, and how fast.
+
+    .venv/bin/python bench/triage_eval.py [--misses] [--rounds 20]
+
+For each evaluation set (knowledge/eval/triage.yaml, the development set tuned against,
+and knowledge/eval/triage_holdout.yaml, written first and never tuned against) it prints
+precision and recall per level, the confusion matrix, the false-alarm rate on `none`
+messages and the expected signals that were not named; then the time per message.
+
+Goals (RULES.md "Urgency (triage)"): every emergency caught (recall 100 %), urgent recall
+>= 95 %, false alarms on `none` messages <= 5 %. Exits 1 if a set misses a goal.
+Recall and precision count the exact level; an urgent message called an emergency is a
+miss of `urgent` (and a false emergency), not a catch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from knowledge.triage import LEVELS, Triage, triage  # noqa: E402
+
+EVAL_DIR = ROOT / "knowledge" / "eval"
+SETS = (EVAL_DIR / "triage.yaml", EVAL_DIR / "triage_holdout.yaml")
+GOALS = {"emergency_recall": 1.0, "urgent_recall": 0.95, "false_alarm_max": 0.05}
+
+
+@dataclass(frozen=True)
+class Item:
+    text: str
+    level: str
+    signals: tuple[str, ...]
+
+
+@dataclass
+class Report:
+    name: str
+    size: int
+    confusion: dict[str, dict[str, int]]  # expected level -> predicted level -> count
+    misses: list[tuple[Item, Triage]] = field(default_factory=list)
+    signal_misses: list[tuple[Item, Triage]] = field(default_factory=list)
+
+    def recall(self, level: str) -> float:
+        row = self.confusion[level]
+        total = sum(row.values())
+        return row[level] / total if total else 1.0
+
+    def precision(self, level: str) -> float:
+        called = sum(self.confusion[e][level] for e in LEVELS)
+        return self.confusion[level][level] / called if called else 1.0
+
+    @property
+    def false_alarms(self) -> float:
+        """Share of `none` messages given any other level."""
+        row = self.confusion["none"]
+        total = sum(row.values())
+        return (total - row["none"]) / total if total else 0.0
+
+    def failures(self) -> list[str]:
+        out = []
+        if self.recall("emergency") < GOALS["emergency_recall"]:
+            out.append(f"emergency recall {self.recall('emergency'):.1%} < 100%")
+        if self.recall("urgent") < GOALS["urgent_recall"]:
+            out.append(f"urgent recall {self.recall('urgent'):.1%} < 95%")
+        if self.false_alarms > GOALS["false_alarm_max"]:
+            out.append(f"false alarms {self.false_alarms:.1%} > 5%")
+        return out
+
+
+def load_set(path: Path) -> list[Item]:
+    with path.open(encoding="utf-8") as fh:
+        data = yaml.safe_load(fh) or []
+    items = []
+    for n, raw in enumerate(data, 1):
+        level = raw.get("level")
+        if level not in LEVELS or not isinstance(raw.get("text"), str):
+            raise ValueError(f"{path.name} item {n}: needs text and a level in {LEVELS}")
+        items.append(Item(raw["text"], level, tuple(raw.get("signals") or ())))
+    return items
+
+
+def evaluate(
+    name: str, items: Sequence[Item], classify: Callable[[str], Triage] = triage
+) -> Report:
+    report = Report(name, len(items), {e: dict.fromkeys(LEVELS, 0) for e in LEVELS})
+    for item in items:
+        result = classify(item.text)
+        report.confusion[item.level][result.level] += 1
+        if result.level != item.level:
+            report.misses.append((item, result))
+        elif not set(item.signals) <= set(result.signals):
+            report.signal_misses.append((item, result))
+    return report
+
+
+def timing(texts: Sequence[str], rounds: int) -> dict[str, float]:
+    """Microseconds per message over `rounds` passes (after one warm-up pass)."""
+    for text in texts:
+        triage(text)
+    samples = []
+    for _ in range(rounds):
+        for text in texts:
+            start = time.perf_counter()
+            triage(text)
+            samples.append((time.perf_counter() - start) * 1e6)
+    samples.sort()
+    return {
+        "mean": statistics.fmean(samples),
+        "p50": samples[len(samples) // 2],
+        "p99": samples[min(len(samples) - 1, round(0.99 * (len(samples) - 1)))],
+        "max": samples[-1],
+    }
+
+
+def print_report(report: Report, show_misses: bool) -> None:
+    print(f"== {report.name}: {report.size} messages")
+    print(f"{'level':<10} {'n':>4} {'precision':>10} {'recall':>8}")
+    for level in LEVELS:
+        n = sum(report.confusion[level].values())
+        print(f"{level:<10} {n:>4} {report.precision(level):>10.1%} {report.recall(level):>8.1%}")
+    print(f"false alarms on none: {report.false_alarms:.1%}")
+    print("confusion (rows expected, columns predicted):")
+    print(" " * 11 + "".join(f"{p:>10}" for p in LEVELS))
+    for expected in LEVELS:
+        row = report.confusion[expected]
+        print(f"{expected:<11}" + "".join(f"{row[p]:>10}" for p in LEVELS))
+    print(f"right level, expected signal not named: {len(report.signal_misses)}")
+    if show_misses:
+        for item, result in report.misses:
+            print(f"  MISS {item.level:>9} -> {result.level:<9} {result.signals} {item.text}")
+        for item, result in report.signal_misses:
+            print(f"  SIGNAL want {item.signals} got {result.signals} {item.text}")
+    failures = report.failures()
+    print("goals: " + ("met" if not failures else "MISSED: " + "; ".join(failures)))
+    print()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--misses", action="store_true", help="list the messages missed")
+    parser.add_argument("--rounds", type=int, default=20, help="timing passes")
+    args = parser.parse_args(argv)
+    reports = [evaluate(path.name, load_set(path)) for path in SETS]
+    for report in reports:
+        print_report(report, args.misses)
+    texts = [item.text for path in SETS for item in load_set(path)]
+    t = timing(texts, args.rounds)
+    print(
+        f"time per message over {len(texts)} messages x {args.rounds}: "
+        f"mean {t['mean']:.0f} us, p50 {t['p50']:.0f} us, p99 {t['p99']:.0f} us, "
+        f"max {t['max']:.0f} us"
+    )
+    return 1 if any(r.failures() for r in reports) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
