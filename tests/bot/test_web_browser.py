@@ -1,0 +1,57 @@
+"""The web chat page in headless Chromium (Playwright): the script sends what is typed,
+shows the answers, offers the choices as buttons, and the page breaks no CSP rule."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from playwright.async_api import async_playwright, expect
+
+from bot.web import COOKIE, address
+from tests.channel_support import serving, session_of
+
+pytestmark = pytest.mark.browser
+
+
+async def test_typing_and_pressing_choices_in_a_real_browser(tmp_path: Path) -> None:
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.fail("chromium is not installed: run the tests with scripts/test")
+    async with serving(tmp_path) as (services, client), async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            page = await browser.new_page(viewport={"width": 360, "height": 640})  # a cheap phone
+            problems: list[str] = []
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            page.on("response", lambda r: problems.append(r.url) if r.status >= 400 else None)
+            await page.goto(str(client.make_url("/chat")))
+            bots = page.locator(".msg.bot")
+            assert await bots.count() == 1  # the greeting
+            await page.fill("#text", "低保标准是多少")
+            await page.click("#send button")
+            await expect(bots).to_have_count(2)
+            assert await page.locator(".msg.me").last.inner_text() == "低保标准是多少"
+            assert "770" in await bots.last.inner_text()
+            assert await page.input_value("#text") == ""
+            # The answer's related topics are now the buttons; going to the menu and
+            # pressing 测一测 starts the questionnaire.
+            await page.fill("#text", "菜单")
+            await page.press("#text", "Enter")
+            await expect(page.locator(".msg.me")).to_have_count(2)
+            await page.click("#choices button:has-text('测一测')")
+            await expect(page.locator(".msg.me")).to_have_count(3)
+            assert await page.locator(".msg.me").last.inner_text() == "2"
+            assert "区县" in await bots.last.inner_text()
+            (cookie,) = [c for c in await page.context.cookies() if c["name"] == COOKIE]
+            assert cookie["httpOnly"]
+            session = await session_of(services, f"web:{address(cookie['value'])}")
+            assert session["flow"] == "screening"
+            # Reloading shows the same conversation, kept on the server.
+            await page.reload()
+            assert await page.locator(".msg.me").count() == 3
+            assert problems == []
+        finally:
+            await browser.close()
