@@ -190,6 +190,8 @@ async def _serve(config: Config) -> None:
 
 def serve() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # httpx (PTB's client) logs each request URL at INFO, and a Bot API URL holds the token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         config = Config.from_env()
         with contextlib.suppress(KeyboardInterrupt):

@@ -202,10 +202,12 @@ class WebChat:
         text = data.get("text") if isinstance(data, dict) else None
         client_id = data.get("id") if isinstance(data, dict) else None
         if not isinstance(text, str) or not text.strip():
+            self.inbox.count(CHANNEL, "rejected")
             return _error(400, "text is required")
         if client_id is not None and not (
             isinstance(client_id, str) and _CLIENT_ID.fullmatch(client_id)
         ):
+            self.inbox.count(CHANNEL, "rejected")
             return _error(400, "id must be 1-64 letters, digits, - or _")
         cookie, new = self._identify(request)
         try:

@@ -152,10 +152,13 @@ async def test_bad_requests_are_400_without_effect(web: tuple[Services, Client])
         )
         assert response.status == 400, body
     assert list(client.session.cookie_jar) == []  # no session was even started
-    value = services.metrics.registry.get_sample_value(
-        "residentbot_messages_total", {"channel": "web", "outcome": "replied"}
-    )
-    assert value is None
+
+    def count(outcome: str) -> float | None:
+        labels = {"channel": "web", "outcome": outcome}
+        return services.metrics.registry.get_sample_value("residentbot_messages_total", labels)
+
+    assert count("replied") is None
+    assert count("rejected") == 6
 
 
 async def test_a_message_sent_later_is_polled_once_and_kept_on_the_page(
