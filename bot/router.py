@@ -55,6 +55,7 @@ HELD = ("claimed", "contacted")  # a staff member has the referral in hand
 EMERGENCY_FOLLOW_UP = 3600.0  # a new emergency message within this goes to the same referral
 SEARCH_CHARS = 200  # the knowledge base is searched with the start of a long message
 QUESTION_CHARS = 4  # a shorter reply in a dialogue is an answer, not a question
+CHOICE_SCORE = 45.0  # a topic scoring less is a guess: offered as a choice, it misleads
 CHINA = dt.timezone(dt.timedelta(hours=8))
 
 
@@ -382,7 +383,8 @@ class Router:
         found = self.index.search(text[:SEARCH_CHARS])
         if found.answered and found.best is not None:
             return self._topic(session, found.best.id)
-        entries = [e for e in (self.index.get(hit.id) for hit in found.results) if e]
+        close = [hit for hit in found.results if hit.score >= CHOICE_SCORE]
+        entries = [e for e in (self.index.get(hit.id) for hit in close) if e]
         if entries:
             session.offer = {"kind": "topics", "ids": [e.id for e in entries]}
             return Turn([Say("kb_choices", {"entries": entries})])

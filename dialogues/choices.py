@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from dialogues.answers import UNKNOWN, Unknown, normalize, parse_choice, parse_yes_no
+from dialogues.answers import MAX_CHARS, UNKNOWN, Unknown, normalize, parse_choice, parse_yes_no
 from knowledge.text import compact
 
 CHOICES_FILE = Path(__file__).resolve().parent / "choices.yaml"
@@ -75,6 +75,8 @@ def _named(key: str, items: tuple[Option, ...]) -> list[int]:
         reverse=True,
     )
     for word, index in words:
+        if len(word) < 2 and word != key:
+            continue  # one character (是, 无, 聋) counts only as the whole reply
         start = taken.find(word)
         while start != -1:
             negation = next((n for n in NEGATIONS if taken[:start].endswith(n)), "")
@@ -95,6 +97,8 @@ def pick_one(text: str, name: str) -> str | Unknown | None:
     By number ("2", "２", "二", "第二个"), by the option's label or words ("农村",
     "是农村的"), and for options valued "yes"/"no" by a yes or no (是 / 没有 / 莫得)."""
     items = options(name)
+    if len(text) > MAX_CHARS:
+        return None  # a long message is not a pick
     said = parse_yes_no(text)
     if said is UNKNOWN:
         return UNKNOWN
@@ -102,14 +106,12 @@ def pick_one(text: str, name: str) -> str | Unknown | None:
     if index is not None:
         return items[index].value
     key = compact(normalize(text))
-    if not key:
-        return None
-    named = _named(key, items)
+    named = _named(key, items) if key else []
     if len(named) == 1:
         return items[named[0]].value
     values = {o.value for o in items}
     if isinstance(said, bool) and {"yes", "no"} <= values:
-        return "yes" if said else "no"
+        return "yes" if said else "no"  # 是 / 没有 / 👍
     return None
 
 
@@ -129,6 +131,8 @@ def pick_many(text: str, name: str) -> list[str] | Unknown | None:
     [] when the resident picks the "none" option or says no; UNKNOWN for 不知道; None
     when unclear, or "none" together with another option."""
     items = options(name)
+    if len(text) > MAX_CHARS:
+        return None
     cleaned = normalize(text)
     if parse_yes_no(text) is UNKNOWN:
         return UNKNOWN

@@ -41,6 +41,8 @@ def test_every_question_has_distinct_short_labels() -> None:
         ("莫得", "receiving", "no"),
         ("没领", "receiving", "no"),
         ("在领", "receiving", "yes"),
+        ("👍", "receiving", "yes"),
+        ("❌", "receiving", "no"),
         ("2", "receiving", "no"),
         ("养不起", "supporter", "unable"),
         ("3", "supporter", "none"),
