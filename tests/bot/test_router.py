@@ -268,3 +268,26 @@ async def test_the_real_flows_are_the_ones_the_app_wires() -> None:
 
     assert app.screening.FLOW is screening.FLOW
     assert app.referral.FLOW is referral.FLOW
+
+
+async def test_an_urgent_screening_result_refers_at_the_urgent_level(bench: Bench) -> None:
+    await answer(bench, "测一测", "万州", "农村", "没有", "68 66", "5", "5", "500", "300")
+    text = await answer(bench, "0", "8000", "0", "1", "3", "1 2")
+    assert "情况紧急" in text
+    await answer(bench, "1", "1", "1", "不知道")
+    assert "编号" in await answer(bench, "1")
+    referral = await bench.last_referral()
+    assert referral is not None
+    assert referral.level == "urgent"
+    assert referral.screening is not None
+    assert referral.screening["urgency"] == "urgent"
+
+
+async def test_an_urgent_message_inside_the_referral_flow_raises_its_level(bench: Bench) -> None:
+    await answer(bench, "人工", "同意")
+    await answer(bench, "我们家里已经没饭吃了")  # not a phone number: asked again
+    await answer(bench, "不留", "渝中", "不知道", "1")
+    referral = await bench.last_referral()
+    assert referral is not None
+    assert referral.level == "urgent"
+    assert referral.signals == ["no_food"]

@@ -14,6 +14,7 @@ from bot.render import render_reply
 from dialogues import screening
 from dialogues.engine import Say, Session, Turn
 from dialogues.screening import FLOW, parse_ages, parse_grade, short_source
+from integrations.sms.segments import split
 
 SMS_MAX = 70  # one SMS of UCS-2 text
 SMS_RESULT_MAX = 3 * (67 - len("(1/3)"))  # three numbered parts of a concatenated SMS
@@ -426,6 +427,9 @@ def test_the_result_fits_three_sms_parts_and_one_telegram_message(name: str) -> 
     assert say.template == "screening_result"
     sms = render_reply("sms", say.template, say.values)
     assert sms_length(sms.text) <= SMS_RESULT_MAX, sms.text
+    sent = split(sms.text, more=render_reply("sms", "sms_more", {}).text)  # as the SMS channel
+    assert len(sent.parts) <= 3
+    assert not sent.truncated
     assert "不是审批决定" in sms.text
     assert "详细" in sms.text
     assert sms.choices == ("转交乡镇窗口", "不用")
