@@ -36,7 +36,8 @@ from bot.console.passwords import LOG2_N, dummy_hash, hash_password, needs_rehas
 from bot.console.texts import ConsoleError
 from bot.referrals import RESIDENT, SYSTEM, UNROUTED
 from bot.store import Store
-from knowledge.places import UnknownPlace, resolve_district, resolve_township
+from knowledge.places import District, Township, UnknownPlace, resolve_district, township_short
+from knowledge.text import compact
 
 NAMESPACE = "user"
 INDEX_NAMESPACE, INDEX_KEY = "user_index", "all"
@@ -112,6 +113,26 @@ def check_display(display: str) -> str:
     return display
 
 
+def township_named(district: District, text: str) -> Township | None:
+    """The township of `district` whose official or short name is exactly `text`
+    ("解放碑" or "解放碑街道"). No fuzzy matching here: staff scopes, transfers and
+    operators' referrals must not land on a township that merely looks like the one
+    typed (knowledge.places.resolve_township would read "火星街道" as 七星岗街道)."""
+    key = compact(text)
+    if not key:
+        return None
+    for prefix in sorted((district.name, *district.aliases), key=len, reverse=True):
+        if key.startswith(compact(prefix)) and len(key) > len(compact(prefix)):
+            key = key[len(compact(prefix)) :]
+            break
+    exact = [t for t in district.townships if compact(t.name) == key]
+    short = [t for t in district.townships if compact(township_short(t.name)) == key]
+    for found in (exact, short):
+        if len(found) == 1:
+            return found[0]
+    return None
+
+
 def normalize_scope(role: str, scope: str | None) -> str | None:
     """The scope in official names, checked against the role."""
     if role not in ROLES:
@@ -137,7 +158,7 @@ def normalize_scope(role: str, scope: str | None) -> str | None:
     if not township_text:
         raise ConsoleError("scope_needed")
     if district.townships:
-        township = resolve_township(district, township_text)
+        township = township_named(district, township_text)
         if township is None:
             raise ConsoleError("unknown_township", district=district.name, township=township_text)
         return f"{district.name}/{township.name}"

@@ -103,6 +103,7 @@ def test_scopes_are_written_with_official_names(
         ("staff", None, "scope_needed"),
         ("staff", "渝中区", "scope_needed"),
         ("staff", "渝中区/没有这个街道", "unknown_township"),
+        ("staff", "渝中区/火星街道", "unknown_township"),  # looks like 七星岗街道: not enough
         ("staff", "火星区/解放碑街道", "bad_scope"),
         ("supervisor", "渝中区/解放碑街道", "scope_needed"),
         ("operator", "渝中区", "scope_unused"),
