@@ -1,0 +1,337 @@
+"""The queue page, a referral's page, and the staff actions on a referral.
+
+Every action goes through the queue (bot/referrals.py `ReferralQueue`), which checks the
+status and the holder and writes the audit trail; here we check the user's scope first
+(bot/console/access.py: outside it, 404) and then turn the queue's refusals into pages:
+`Conflict` → 409 naming the holder, `InvalidTransition` → 409, bad input → 400.
+After a change the browser is sent back to the referral (post/redirect/get).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from urllib.parse import quote
+
+from aiohttp import web
+
+from bot.console import access, handover
+from bot.console.auth import Login
+from bot.console.common import (
+    CONSOLE,
+    Console,
+    action,
+    first,
+    message_page,
+    page,
+    query,
+    respond,
+)
+from bot.console.users import township_named
+from bot.delivery import DeliveryError
+from bot.messages import MAX_TEXT
+from bot.referrals import (
+    OPEN_STATUSES,
+    Conflict,
+    InvalidTransition,
+    NotFound,
+    Referral,
+    ReferralQueue,
+    Summary,
+    listing_order,
+    queue_name,
+)
+from knowledge.places import UnknownPlace, districts, resolve_district
+
+log = logging.getLogger(__name__)
+
+REFRESH_SECONDS = 30  # the queue page reloads itself this often (no script needed)
+LIST_LIMIT = 200
+RESOLVED_LIMIT = 50
+
+
+def _queue(console: Console) -> ReferralQueue:
+    if console.referrals is None:
+        raise web.HTTPServiceUnavailable(text="no referral queue configured")
+    return console.referrals
+
+
+async def _visible(request: web.Request, login: Login) -> Referral | None:
+    """The referral of the URL, if it exists and is in the user's scope."""
+    reference = request.match_info["reference"]
+    referral = await _queue(request.app[CONSOLE]).get(reference)
+    if referral is None or not access.may_see(login.user, referral):
+        return None
+    return referral
+
+
+def _not_found(request: web.Request, login: Login) -> web.Response:
+    return message_page(request, login, 404, "not_found")
+
+
+async def _labels(console: Console, referral: Referral) -> dict[str, str]:
+    """User names in the thread and audit trail → the names colleagues know them by."""
+    names = {referral.assignee or ""} | {str(e.get("who", "")) for e in referral.audit}
+    names |= {str(m.get("author", "")) for m in referral.thread}
+    labels = {}
+    for name in names - {""}:
+        user = await console.users.get(name)
+        if user is not None:
+            labels[name] = user.label
+    return labels
+
+
+def _transfer_choices(login: Login) -> dict[str, object]:
+    """What the transfer form offers: the user's district and its townships."""
+    district_name = login.user.district
+    townships: list[str] = []
+    if district_name:
+        for district in districts():
+            if district.name == district_name:
+                townships = [t.name for t in district.townships]
+    return {
+        "fixed_district": district_name if login.user.role == "staff" else None,
+        "default_district": district_name or "",
+        "districts": [d.name for d in districts()],
+        "townships": [t for t in townships if f"{district_name}/{t}" != login.user.scope],
+    }
+
+
+async def _referral_page(
+    request: web.Request,
+    login: Login,
+    referral: Referral,
+    *,
+    status: int = 200,
+    error: str | None = None,
+    values: Mapping[str, object] | None = None,
+) -> web.Response:
+    console = request.app[CONSOLE]
+    done = query(request, "done")
+    return respond(
+        request,
+        "referral",
+        login,
+        status=status,
+        r=referral,
+        labels=await _labels(console, referral),
+        mine=referral.assignee == login.user.name,
+        error=error,
+        values=values or {},
+        done=done if done.startswith("done_") else "",
+        done_values={"queue": query(request, "to")},
+        transfer=_transfer_choices(login),
+        max_text=MAX_TEXT,
+    )
+
+
+# --- pages ----------------------------------------------------------------------------
+
+
+@page(*access.QUEUE_ROLES)
+async def queue_page(request: web.Request, login: Login) -> web.StreamResponse:
+    console = request.app[CONSOLE]
+    resolved = query(request, "show") == "resolved"
+    statuses = ("resolved",) if resolved else OPEN_STATUSES
+    limit = RESOLVED_LIMIT if resolved else LIST_LIMIT
+    found = await _queue(console).list(access.queues(login.user), statuses, limit=limit)
+    unique: dict[str, Summary] = {s.reference: s for s in found}
+    items = sorted(unique.values(), key=listing_order)
+    if resolved:
+        items.reverse()
+    return respond(
+        request,
+        "queue",
+        login,
+        items=items,
+        resolved=resolved,
+        refresh=REFRESH_SECONDS,
+        scope=login.user.scope,
+        done="done_transferred" if query(request, "done") == "done_transferred" else "",
+        done_values={"queue": query(request, "to")},
+    )
+
+
+@page(*access.QUEUE_ROLES)
+async def referral_page(request: web.Request, login: Login) -> web.StreamResponse:
+    referral = await _visible(request, login)
+    if referral is None:
+        return _not_found(request, login)
+    return await _referral_page(request, login, referral)
+
+
+# --- actions --------------------------------------------------------------------------
+
+
+def _back(reference: str, done: str, to: str = "") -> web.HTTPSeeOther:
+    suffix = f"&to={quote(to)}" if to else ""
+    return web.HTTPSeeOther(f"/console/referral/{reference}?done=done_{done}{suffix}")
+
+
+async def _refused(
+    request: web.Request, login: Login, referral: Referral, exc: Exception
+) -> web.Response:
+    current = await _queue(request.app[CONSOLE]).get(referral.reference) or referral
+    if isinstance(exc, Conflict):
+        labels = await _labels(request.app[CONSOLE], current)
+        holder = labels.get(exc.holder or "", exc.holder or "")
+        return await _referral_page(
+            request, login, current, status=409, error="held_by", values={"holder": holder}
+        )
+    return await _referral_page(request, login, current, status=409, error="invalid_transition")
+
+
+@action(*access.QUEUE_ROLES)
+async def claim(request: web.Request, login: Login) -> web.StreamResponse:
+    referral = await _visible(request, login)
+    if referral is None:
+        return _not_found(request, login)
+    try:
+        await _queue(request.app[CONSOLE]).claim(referral.reference, login.user.name)
+    except (Conflict, InvalidTransition) as exc:
+        return await _refused(request, login, referral, exc)
+    except NotFound:
+        return _not_found(request, login)
+    raise _back(referral.reference, "claimed")
+
+
+@action(*access.QUEUE_ROLES)
+async def release(request: web.Request, login: Login) -> web.StreamResponse:
+    referral = await _visible(request, login)
+    if referral is None:
+        return _not_found(request, login)
+    try:
+        await _queue(request.app[CONSOLE]).release(referral.reference, login.user.name)
+    except (Conflict, InvalidTransition) as exc:
+        return await _refused(request, login, referral, exc)
+    except NotFound:
+        return _not_found(request, login)
+    raise _back(referral.reference, "released")
+
+
+@action(*access.QUEUE_ROLES)
+async def contacted(request: web.Request, login: Login) -> web.StreamResponse:
+    referral = await _visible(request, login)
+    if referral is None:
+        return _not_found(request, login)
+    try:
+        await _queue(request.app[CONSOLE]).mark_contacted(referral.reference, login.user.name)
+    except (Conflict, InvalidTransition) as exc:
+        return await _refused(request, login, referral, exc)
+    except NotFound:
+        return _not_found(request, login)
+    raise _back(referral.reference, "contacted")
+
+
+@action(*access.QUEUE_ROLES)
+async def reply(request: web.Request, login: Login) -> web.StreamResponse:
+    console = request.app[CONSOLE]
+    referral = await _visible(request, login)
+    if referral is None:
+        return _not_found(request, login)
+    text = first(await request.post(), "text")
+    if not text:
+        return await _referral_page(request, login, referral, status=400, error="reply_empty")
+    if len(text) > MAX_TEXT:
+        values = {"max": MAX_TEXT}
+        return await _referral_page(
+            request, login, referral, status=400, error="text_long", values=values
+        )
+    try:
+        sent = await _queue(console).reply(referral.reference, login.user.name, text)
+    except (Conflict, InvalidTransition) as exc:
+        return await _refused(request, login, referral, exc)
+    except NotFound:
+        return _not_found(request, login)
+    if console.delivery is None:
+        log.warning("referral %s: reply not delivered, no delivery configured", sent.reference)
+        return await _referral_page(request, login, referral, status=502, error="delivery_missing")
+    try:
+        reply_to_resident = handover.resident_reply(referral, text)
+        await console.delivery.send(sent.channel, sent.address, [reply_to_resident])
+    except DeliveryError as exc:
+        log.warning("referral %s: reply not delivered (%s)", sent.reference, exc.reason)
+        current = await _queue(console).get(referral.reference) or referral
+        return await _referral_page(
+            request, login, current, status=502, error="delivery_failed",
+            values={"reason": exc.reason},
+        )  # fmt: skip
+    idle = getattr(console.config, "idle_timeout", None)
+    await handover.begin(console.store, referral, idle)
+    raise _back(referral.reference, "replied")
+
+
+@action(*access.QUEUE_ROLES)
+async def resolve(request: web.Request, login: Login) -> web.StreamResponse:
+    console = request.app[CONSOLE]
+    referral = await _visible(request, login)
+    if referral is None:
+        return _not_found(request, login)
+    outcome = first(await request.post(), "outcome")
+    if not outcome:
+        return await _referral_page(request, login, referral, status=400, error="outcome_empty")
+    if len(outcome) > MAX_TEXT:
+        values = {"max": MAX_TEXT}
+        return await _referral_page(
+            request, login, referral, status=400, error="text_long", values=values
+        )
+    try:
+        done = await _queue(console).resolve(referral.reference, login.user.name, outcome)
+    except (Conflict, InvalidTransition) as exc:
+        return await _refused(request, login, referral, exc)
+    except NotFound:
+        return _not_found(request, login)
+    await handover.end(console.store, done, getattr(console.config, "idle_timeout", None))
+    raise _back(referral.reference, "resolved")
+
+
+def target_queue(district_text: str, township_text: str) -> str:
+    """The queue a transfer form names: a district, and a township of it or none.
+    Raises UnknownPlace (district) or LookupError (township)."""
+    district = resolve_district(district_text)
+    if not township_text:
+        return queue_name(district.name)
+    township = township_named(district, township_text)
+    if township is None:
+        raise LookupError(township_text)
+    return queue_name(district.name, township.name)
+
+
+@action(*access.QUEUE_ROLES)
+async def transfer(request: web.Request, login: Login) -> web.StreamResponse:
+    console = request.app[CONSOLE]
+    referral = await _visible(request, login)
+    if referral is None:
+        return _not_found(request, login)
+    form = await request.post()
+    district_text = first(form, "district")
+    if login.user.role == "staff":
+        district_text = login.user.district or ""
+    township_text = first(form, "township")
+    try:
+        to_queue = target_queue(district_text, township_text)
+    except UnknownPlace:
+        return await _referral_page(
+            request, login, referral, status=400, error="unknown_district",
+            values={"text": district_text},
+        )  # fmt: skip
+    except LookupError:
+        return await _referral_page(
+            request, login, referral, status=400, error="unknown_township",
+            values={"district": district_text, "township": township_text},
+        )  # fmt: skip
+    if to_queue == referral.queue:
+        return await _referral_page(request, login, referral, status=400, error="transfer_same")
+    if not access.may_transfer_to(login.user, to_queue):
+        return await _referral_page(
+            request, login, referral, status=403, error="transfer_forbidden"
+        )
+    try:
+        moved = await _queue(console).transfer(referral.reference, login.user.name, to_queue)
+    except (Conflict, InvalidTransition) as exc:
+        return await _refused(request, login, referral, exc)
+    except NotFound:
+        return _not_found(request, login)
+    if access.may_see(login.user, moved):
+        raise _back(referral.reference, "transferred", to_queue)
+    raise web.HTTPSeeOther(f"/console/queue?done=done_transferred&to={quote(to_queue)}")

@@ -1,0 +1,291 @@
+"""The queue and referral pages over HTTP, against the real embedded referral queue."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+
+import pytest
+from yarl import URL
+
+from bot.console.auth import SESSIONS, digest
+from bot.delivery import Delivery
+from bot.sessions import Sessions
+from bot.web import OUTBOX
+from tests.console.helpers import OTHER_DISTRICT, TOWNSHIP_A, TOWNSHIP_B, Browser, Server
+
+Make = Callable[[], Browser]
+ACTIONS = ("claim", "release", "contacted", "reply", "resolve", "transfer")
+FORM = {"text": "您好，我们明天上门", "outcome": "已上门", "township": "七星岗街道"}
+
+
+def listed(body: str) -> list[str]:
+    return re.findall(r'data-reference="(\d+)"', body)
+
+
+async def test_staff_see_their_township_only_not_even_by_url(server: Server, browser: Make) -> None:
+    mine = await server.referral(TOWNSHIP_A)
+    theirs = await server.referral(TOWNSHIP_B)
+    far = await server.referral(OTHER_DISTRICT)
+    b = browser()
+    await b.login("staff_a")
+    _, body = await b.get("/console/queue")
+    assert listed(body) == [mine.reference]
+    status, _ = await b.get(f"/console/referral/{mine.reference}")
+    assert status == 200
+    _, missing = await b.get("/console/referral/99999999")
+    for other in (theirs, far):
+        status, body = await b.get(f"/console/referral/{other.reference}")
+        assert status == 404
+        assert body == missing  # the same answer as for a reference that does not exist
+        assert "13800138000" not in body
+        for action in ACTIONS:
+            status, _, _ = await b.post(f"/console/referral/{other.reference}/{action}", FORM)
+            assert status == 404, action
+        after = await server.services.referrals.get(other.reference)
+        assert after is not None
+        assert after.version == other.version
+        assert after.status == "new"
+
+
+@pytest.mark.parametrize(
+    ("name", "seen"),
+    [("staff_a", True), ("staff_b", False), ("staff_f", False), ("super_yz", True),
+     ("super_fj", False)],
+)  # fmt: skip
+async def test_who_may_open_a_referral_of_township_a(
+    server: Server, browser: Make, name: str, seen: bool
+) -> None:
+    referral = await server.referral(TOWNSHIP_A)
+    b = browser()
+    await b.login(name)
+    status, body = await b.get(f"/console/referral/{referral.reference}")
+    assert status == (200 if seen else 404)
+    assert ("13800138000" in body) is seen
+
+
+@pytest.mark.parametrize("name", ["op", "boss"])
+async def test_operators_and_admins_have_no_queue(server: Server, browser: Make, name: str) -> None:
+    referral = await server.referral(TOWNSHIP_A)
+    b = browser()
+    await b.login(name)
+    status, _ = await b.get(f"/console/referral/{referral.reference}")
+    assert status == 403
+    status, _, _ = await b.post(f"/console/referral/{referral.reference}/claim", {})
+    assert status == 403
+    assert (await server.services.referrals.get(referral.reference)).status == "new"  # type: ignore[union-attr]
+
+
+async def test_the_queue_puts_emergencies_first_then_deadlines(
+    server: Server, browser: Make
+) -> None:
+    normal = await server.referral(TOWNSHIP_A, "normal")
+    urgent = await server.referral(TOWNSHIP_A, "urgent")
+    emergency = await server.referral(TOWNSHIP_A, "emergency")
+    urgent_later = await server.referral(TOWNSHIP_A, "urgent")
+    b = browser()
+    await b.login("staff_a")
+    _, body = await b.get("/console/queue")
+    order = [emergency.reference, urgent.reference, urgent_later.reference, normal.reference]
+    assert listed(body) == order
+    assert '<meta http-equiv="refresh" content="30">' in body
+    assert "剩余29分钟" in body or "剩余30分钟" in body  # the emergency's half hour
+    assert "138****8000" in body  # masked in the list
+    assert "13800138000" not in body
+    status, page = await b.get(f"/console/referral/{emergency.reference}")
+    assert status == 200
+    assert "13800138000" in page  # whole on the referral's page
+
+
+async def test_escalated_referrals_reach_the_district_supervisors(
+    server: Server, browser: Make
+) -> None:
+    referral = await server.referral(TOWNSHIP_A, "urgent")
+    escalated = await server.services.referrals.escalate_due(time.time() + 5 * 3600)
+    assert escalated == [referral.reference]
+    supervisor = browser()
+    await supervisor.login("super_yz")
+    _, body = await supervisor.get("/console/queue")
+    assert listed(body) == [referral.reference]
+    assert "已超时·已上报区县" in body
+    staff = browser()
+    await staff.login("staff_a")
+    _, body = await staff.get("/console/queue")
+    assert listed(body) == [referral.reference]  # still in the township's own queue
+    other = browser()
+    await other.login("staff_b")
+    _, body = await other.get("/console/queue")
+    assert listed(body) == []
+
+
+async def test_claim_reply_resolve_reaches_the_resident_and_the_audit(
+    server: Server, browser: Make
+) -> None:
+    referral = await server.referral(TOWNSHIP_A, address="b" * 32)
+    b = browser()
+    await b.login("staff_a")
+    base = f"/console/referral/{referral.reference}"
+    status, _, location = await b.post(f"{base}/claim", {})
+    assert (status, location) == (303, f"{base}?done=done_claimed")
+    _, page = await b.get(location)
+    assert "已认领。请尽快联系居民。" in page
+    assert 'id="reply"' in page
+
+    status, _, location = await b.post(f"{base}/reply", {"text": "您好，明天上午<b>上门</b>"})
+    assert (status, location) == (303, f"{base}?done=done_replied")
+    outbox = await server.services.store.get(OUTBOX, "b" * 32)
+    assert outbox is not None
+    (sent,) = outbox["replies"]
+    assert "您好，明天上午<b>上门</b>" in sent["text"]  # plain text for textContent
+    assert "&lt;b&gt;" in sent["text_html"]  # escaped for the web channel
+    assert referral.reference in sent["text"]
+    session, _ = await Sessions(server.services.store).load(f"web:{'b' * 32}")
+    assert session.handover == referral.reference
+
+    status, _, location = await b.post(f"{base}/resolve", {"outcome": "已上门，协助申请临时救助"})
+    assert (status, location) == (303, f"{base}?done=done_resolved")
+    done = await server.services.referrals.get(referral.reference)
+    assert done is not None
+    assert done.status == "resolved"
+    assert done.outcome == "已上门，协助申请临时救助"
+    assert [m["author"] for m in done.thread] == ["resident", "staff_a"]
+    actions = [(e["who"], e["action"]) for e in done.audit]
+    assert actions == [
+        ("system", "created"), ("staff_a", "claimed"), ("staff_a", "replied"),
+        ("staff_a", "resolved"),
+    ]  # fmt: skip
+    session, _ = await Sessions(server.services.store).load(f"web:{'b' * 32}")
+    assert session.handover is None  # back to the bot
+    _, page = await b.get(base)
+    assert "已办结" in page
+    assert "张三" in page  # the audit names staff as colleagues know them
+    _, body = await b.get("/console/queue?show=resolved")
+    assert listed(body) == [referral.reference]
+
+
+async def test_only_the_holder_may_act_and_is_named(server: Server, browser: Make) -> None:
+    referral = await server.referral(TOWNSHIP_A)
+    staff = browser()
+    await staff.login("staff_a")
+    await staff.post(f"/console/referral/{referral.reference}/claim", {})
+    supervisor = browser()
+    await supervisor.login("super_yz")
+    base = f"/console/referral/{referral.reference}"
+    for action in ("claim", "reply", "resolve", "release"):
+        status, body, _ = await supervisor.post(f"{base}/{action}", FORM)
+        assert status == 409, action
+        assert "已由 张三 认领" in body
+    after = await server.services.referrals.get(referral.reference)
+    assert after is not None
+    assert (after.status, after.assignee, len(after.thread)) == ("claimed", "staff_a", 1)
+
+
+async def test_acting_before_claiming_is_refused(server: Server, browser: Make) -> None:
+    referral = await server.referral(TOWNSHIP_A)
+    b = browser()
+    await b.login("staff_a")
+    status, body, _ = await b.post(f"/console/referral/{referral.reference}/resolve", FORM)
+    assert status == 409
+    assert "当前状态下不能这样操作" in body
+    status, body, _ = await b.post(f"/console/referral/{referral.reference}/reply", {"text": "  "})
+    assert status == 400
+    assert "请填写要回复居民的内容" in body
+    assert (await server.services.referrals.get(referral.reference)).version == referral.version  # type: ignore[union-attr]
+
+
+async def test_release_and_mark_contacted(server: Server, browser: Make) -> None:
+    referral = await server.referral(TOWNSHIP_A)
+    b = browser()
+    await b.login("staff_a")
+    base = f"/console/referral/{referral.reference}"
+    await b.post(f"{base}/claim", {})
+    status, _, _ = await b.post(f"{base}/contacted", {})
+    assert status == 303
+    assert (await server.services.referrals.get(referral.reference)).status == "contacted"  # type: ignore[union-attr]
+    status, _, _ = await b.post(f"{base}/release", {})
+    assert status == 303
+    released = await server.services.referrals.get(referral.reference)
+    assert released is not None
+    assert (released.status, released.assignee) == ("new", None)
+
+
+async def test_staff_transfer_within_their_district_only(server: Server, browser: Make) -> None:
+    referral = await server.referral(TOWNSHIP_A)
+    a = browser()
+    await a.login("staff_a")
+    base = f"/console/referral/{referral.reference}"
+    status, body, _ = await a.post(f"{base}/transfer", {"township": "解放碑街道"})
+    assert status == 400
+    assert "已经在这个窗口" in body
+    # the district field is ignored for staff: 永安街道 is looked up in 渝中区, not 奉节县
+    status, body, _ = await a.post(
+        f"{base}/transfer", {"district": "奉节县", "township": "永安街道"}
+    )
+    assert status == 400
+    assert "找不到乡镇" in body
+    assert (await server.services.referrals.get(referral.reference)).queue == TOWNSHIP_A  # type: ignore[union-attr]
+
+    status, _, location = await a.post(f"{base}/transfer", {"township": "七星岗"})
+    assert status == 303
+    assert location.startswith("/console/queue?done=done_transferred")
+    moved = await server.services.referrals.get(referral.reference)
+    assert moved is not None
+    assert (moved.queue, moved.status) == (TOWNSHIP_B, "transferred")
+    status, _ = await a.get(base)
+    assert status == 404  # no longer theirs
+    b = browser()
+    await b.login("staff_b")
+    _, body = await b.get("/console/queue")
+    assert listed(body) == [referral.reference]
+
+
+async def test_supervisors_transfer_anywhere(server: Server, browser: Make) -> None:
+    referral = await server.referral(TOWNSHIP_A)
+    s = browser()
+    await s.login("super_yz")
+    base = f"/console/referral/{referral.reference}"
+    status, _, location = await s.post(
+        f"{base}/transfer", {"district": "奉节县", "township": "永安街道"}
+    )
+    assert (status, location) == (
+        303,
+        "/console/queue?done=done_transferred&to=%E5%A5%89%E8%8A%82%E5%8E%BF/%E6%B0%B8%E5%AE%89%E8%A1%97%E9%81%93",
+    )
+    moved = await server.services.referrals.get(referral.reference)
+    assert moved is not None
+    assert moved.queue == OTHER_DISTRICT
+    f = browser()
+    await f.login("staff_f")
+    status, _ = await f.get(base)
+    assert status == 200
+
+
+async def test_an_undeliverable_reply_is_kept_and_reported(server: Server, browser: Make) -> None:
+    referral = await server.referral(TOWNSHIP_A, channel="sms", address="13900139000")
+    b = browser()
+    await b.login("staff_a")
+    base = f"/console/referral/{referral.reference}"
+    await b.post(f"{base}/claim", {})
+    assert isinstance(server.services.delivery, Delivery)
+    assert "sms" not in server.services.delivery.channels
+    status, body, _ = await b.post(f"{base}/reply", {"text": "请回电话"})
+    assert status == 502
+    assert "没能发送给居民" in body
+    after = await server.services.referrals.get(referral.reference)
+    assert after is not None
+    assert after.thread[-1]["text"] == "请回电话"
+    session, _ = await Sessions(server.services.store).load("sms:13900139000")
+    assert session.handover is None  # not handed over: the resident got nothing
+
+
+async def test_a_session_is_ended_when_its_user_is_disabled(server: Server, browser: Make) -> None:
+    b = browser()
+    await b.login("staff_a")
+    assert (await b.get("/console/queue"))[0] == 200
+    token = b.session.cookie_jar.filter_cookies(URL(server.url))["rb_console"].value
+    assert await server.services.store.get(SESSIONS, digest(token)) is not None
+    await server.console.users.set_disabled("staff_a", True)
+    _, body = await b.get("/console/queue")
+    assert "工作人员登录" in body
+    assert await server.services.store.get(SESSIONS, digest(token)) is None
