@@ -18,8 +18,8 @@ from bot.console.common import CONSOLE, Console
 from bot.delivery import Delivery
 from bot.metrics import Metrics
 from bot.referrals import Draft, Referral
-from bot.store.embedded import EmbeddedStore
-from integrations.window.embedded import EmbeddedWindow
+from bot.store import Store
+from integrations.window import Window
 
 LOG2_N = 12  # cheap scrypt for tests; tests/console/test_passwords.py checks the default
 PASSWORD = "correct horse battery"
@@ -46,8 +46,8 @@ def free_port() -> int:
 
 @dataclass
 class Services:
-    store: EmbeddedStore
-    referrals: EmbeddedWindow
+    store: Store
+    referrals: Window
     delivery: Delivery
     config: Config
     metrics: Metrics = field(default_factory=Metrics)
