@@ -30,6 +30,7 @@ from aiohttp import web
 from telegram.request import BaseRequest
 
 from bot.config import Config, ConfigError
+from bot.console import setup as setup_console
 from bot.delivery import Delivery
 from bot.inbox import Inbox
 from bot.metrics import Metrics
@@ -150,6 +151,7 @@ def make_app(services: Services) -> web.Application:
     app.router.add_routes(sms_routes(services.sms, services.config))
     if services.telegram is not None and not services.telegram.polling:
         app.router.add_post("/telegram/webhook", services.telegram.webhook)
+    setup_console(app, services)  # /console/ for township staff, /lookup for operators
 
     async def start_services(app: web.Application) -> None:
         await services.start()

@@ -185,6 +185,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
     chat = sub.add_parser("chat", help="talk to the bot in this terminal")
     chat.set_defaults(func=cmd_chat)
+
+    from bot.console.cli import register as register_users
+
+    register_users(sub)
     return parser
 
 
