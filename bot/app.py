@@ -194,6 +194,7 @@ def serve() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # httpx (PTB's client) logs each request URL at INFO, and a Bot API URL holds the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    __import__("bot.logs").logs.setup_logging()  # personal data redacted; RESIDENTBOT_LOG_LEVEL
     try:
         config = Config.from_env()
         with contextlib.suppress(KeyboardInterrupt):

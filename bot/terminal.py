@@ -50,6 +50,7 @@ def _show(replies: list[Reply], stdout: TextIO) -> None:
 
 
 def chat() -> None:
+    __import__("bot.logs").logs.setup_logging(default="WARNING")  # stderr, personal data redacted
     try:
         config = Config.from_env()
     except ConfigError as exc:
