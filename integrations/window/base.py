@@ -42,7 +42,6 @@ from bot.referrals import (
     listing_order,
     new_reference,
 )
-from bot.store import StoreUnavailable
 from integrations.window import rules
 from integrations.window.notify import (
     RETRY_DELAYS,
@@ -103,6 +102,7 @@ class Window(abc.ABC):
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
         self._started = False
+        self._closing = False
 
     # --- the protocol ------------------------------------------------------------------
 
@@ -222,12 +222,12 @@ class Window(abc.ABC):
 
     async def close(self) -> None:
         """Stop the workers (a job cut short is sent again later), then the backend."""
-        tasks = builtins.list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with suppress(asyncio.CancelledError):
-                await task
+        self._closing = True
+        while self._tasks:  # again if a task swallowed its cancellation or spawned another
+            tasks = builtins.list(self._tasks)
+            for task in tasks:
+                task.cancel()
+            await asyncio.wait(tasks, timeout=1.0)
         close = getattr(self.notifier, "close", None)
         if close is not None:
             await close()
@@ -239,16 +239,20 @@ class Window(abc.ABC):
         task.add_done_callback(self._tasks.discard)
 
     async def _notify_loop(self) -> None:
-        while True:
+        while not self._closing:
             await self._slots.acquire()
             self._slots.release()
             try:
                 jobs = await self._next_jobs(8)
-            except StoreUnavailable:
+            except Exception as error:  # the store is down, say: try again shortly
+                log.warning("notification jobs unavailable: %s", type(error).__name__)
                 await asyncio.sleep(1.0)
                 continue
             for job in jobs:
                 await self._slots.acquire()
+                if self._closing:
+                    self._slots.release()
+                    return  # the job stays unacknowledged: sent by the next start
                 self._spawn(self._run_job(job))
 
     async def _run_job(self, job: Job) -> None:

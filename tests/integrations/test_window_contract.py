@@ -479,6 +479,20 @@ async def test_an_escalated_unrouted_referral_stays_with_the_hotline_supervisors
     assert [s.escalated for s in await window.list([UNROUTED])] == [True]
 
 
+async def test_the_started_queue_escalates_by_itself(backend: Backend) -> None:
+    window = backend.open(tick=0.05)
+    created = await window.create(draft())
+    await window.start()
+    backend.clock.now += 4 * 3600 + 1
+    for _ in range(200):
+        current = await window.get(created.reference)
+        if current is not None and current.escalated:
+            break
+        await asyncio.sleep(0.02)
+    else:
+        pytest.fail("not escalated by the housekeeping loop")
+
+
 # --- abandoned claims ----------------------------------------------------------------------
 
 
