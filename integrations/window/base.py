@@ -275,9 +275,10 @@ class Window(abc.ABC):
         text = notification_text(job.event, referral, self.clock())
         done = {n["target"] for n in referral.notifications
                 if n.get("job") == job.id and n["status"] == "delivered"}  # fmt: skip
-        targets = [t for t in self.targets.for_queue(job.queue) if t.label not in done]
-        if not self.targets.for_queue(job.queue):
+        configured = self.targets.for_queue(job.queue)
+        if not configured:
             await self._record(job, NO_TARGET, Outcome("failed", 0, "no_target"))
+        targets = [t for t in configured if t.label not in done]
         outcomes = await asyncio.gather(
             *(deliver(self.notifier, target, text, self.retry_delays) for target in targets)
         )

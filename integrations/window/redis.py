@@ -52,7 +52,7 @@ import socket
 from typing import Any
 
 from redis import exceptions as rx
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
@@ -69,7 +69,7 @@ DUE = f"{PREFIX}:due"
 RESOLVED = f"{PREFIX}:resolved"
 OUTBOX = f"{PREFIX}:outbox"
 CLAIMS, NOTIFIERS, REAPER = "claims", "notifiers", "reaper"
-UNREACHABLE = (rx.ConnectionError, rx.TimeoutError, rx.ReadOnlyError, OSError)
+UNREACHABLE = (rx.ConnectionError, rx.TimeoutError, rx.ReadOnlyError, OSError)  # and pool waits
 MAX_TRIES = 100  # optimistic retries of one change (each lost race means another change won)
 BLOCK_MS = 1000
 
@@ -183,17 +183,24 @@ class RedisWindow(Window):
         job_timeout: float = 300.0,
         retries: int = 3,
         socket_timeout: float = 5.0,
+        max_connections: int = 32,
+        pool_wait: float = 5.0,
         **options: Any,
     ) -> None:
         super().__init__(**options)
-        self.client: Redis = Redis.from_url(
+        # A burst of calls waits for one of `max_connections` (up to `pool_wait` seconds)
+        # instead of failing with "too many connections" as the default pool does.
+        pool = BlockingConnectionPool.from_url(
             url,
+            max_connections=max_connections,
+            timeout=pool_wait,
             decode_responses=True,
             retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries),
             socket_timeout=socket_timeout,  # > BLOCK_MS: the notifier's blocking read
             socket_connect_timeout=1.0,
             health_check_interval=30,
         )
+        self.client: Redis = Redis.from_pool(pool)
         self._commit = self.client.register_script(COMMIT)
         self.job_timeout = job_timeout
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"

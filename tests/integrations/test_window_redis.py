@@ -237,3 +237,13 @@ async def test_a_stale_version_is_refused_by_the_script(
     assert await window._apply(created, late) == ("stale", "")
     current = await window.get(created.reference)
     assert current == claimed
+
+
+async def test_a_burst_waits_for_a_connection_instead_of_failing(redis_url: str) -> None:
+    window = RedisWindow(redis_url, max_connections=4)
+    try:
+        made = await asyncio.gather(*(window.create(draft(key=f"k{i}")) for i in range(200)))
+        assert len({r.reference for r in made}) == 200
+        assert len(await window.list([TOWNSHIP], limit=500)) == 200
+    finally:
+        await window.close()
