@@ -165,7 +165,7 @@ class Router:
             data.get("level") == "emergency"
             and last
             and last.get("level") == "emergency"
-            and now - float(last.get("at", 0)) < EMERGENCY_FOLLOW_UP
+            and now - float(last.get("created_at", 0)) < EMERGENCY_FOLLOW_UP
         ):
             try:
                 await self.referrals.add_message(str(last["reference"]), RESIDENT, data["message"])
@@ -178,7 +178,6 @@ class Router:
         session.referral = {
             "reference": referral.reference,
             "level": referral.level,
-            "at": referral.created_at,
             "created_at": referral.created_at,
             "deadline": referral.deadline,
         }
@@ -247,10 +246,12 @@ class Router:
         return self._start(session, REFERRAL, {"case": case, "own_number": own})
 
     def _emergency(self, session: Session, text: str, signals: list[str], advice: str) -> Turn:
-        """Life in danger: the numbers at once, and a referral at the highest priority.
-        Whatever the resident was doing stays where it was."""
+        """Life in danger: the numbers at once, and a referral at the highest priority,
+        without asking (RULES.md "Urgency"), so it carries only what routes and explains
+        it: where, the signals and the words; no screening answers. Whatever the resident
+        was doing stays where it was."""
         case = self._case(session, "emergency", signals, text)
-        data = {key: case.get(key) for key in ("district", "township", "screening")}
+        data = {key: case.get(key) for key in ("district", "township")}
         data |= {"level": "emergency", "signals": signals, "message": text, "consent": False}
         says = [Say("emergency", {"advice": advice, "signals": signals})]
         if session.flow is not None:

@@ -291,3 +291,17 @@ async def test_an_urgent_message_inside_the_referral_flow_raises_its_level(bench
     assert referral is not None
     assert referral.level == "urgent"
     assert referral.signals == ["no_food"]
+
+
+async def test_an_emergency_referral_made_without_asking_carries_no_screening_answers(
+    bench: Bench,
+) -> None:
+    await answer(bench, "测一测", "万州", "农村", "没有", "68 66", "5", "5", "500", "300")
+    await answer(bench, "0", "8000", "0", "1", "3", "5")
+    await answer(bench, "我老伴突然晕倒了，叫不醒")
+    referral = await bench.last_referral()
+    assert referral is not None
+    assert referral.level == "emergency"
+    assert referral.district == "万州区"  # where to send help
+    assert referral.screening is None
+    assert not referral.consent
