@@ -13,10 +13,13 @@ that way, whatever its script, which is never too long for plain ASCII either.
   third part, which ends with `more` (e.g. 回复“全文”…), and the rest is returned so the
   channel can send it when the resident asks. (Knowledge-base answers already come in
   their short `sms` form on this channel: bot/templates/sms/kb_answer.j2.)
+- A turn of several replies ends with what the resident is asked: `split_turn` keeps
+  that last reply whole and cuts what comes before it instead.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 SINGLE = 70  # characters in one SMS (UCS-2)
@@ -121,3 +124,27 @@ def split(text: str, more: str = "", max_parts: int = MAX_PARTS) -> Split:
     kept.append(text[start:end].strip() + more)
     parts = [label(n, max_parts) + piece for n, piece in enumerate(kept, 1)]
     return Split(parts, rest=text[end:].strip())
+
+
+def split_turn(texts: Sequence[str], more: str = "", max_parts: int = MAX_PARTS) -> Split:
+    """The SMS for one turn's replies. A turn ends with what the resident is asked (the
+    question an answer interrupted, a consent to give): when the whole turn is too long,
+    that last reply is kept whole and what comes before it is cut after a sentence, with
+    `more` there (the rest waits for 全文). A turn that fits, or whose last reply alone
+    could not fit, is split as one text."""
+    texts = [t.strip() for t in texts if t.strip()]
+    whole = split("\n".join(texts), more=more, max_parts=max_parts)
+    if not whole.truncated or len(texts) < 2:
+        return whole
+    head, tail = "\n".join(texts[:-1]), texts[-1]
+    room = max_parts * (PART - len(label(max_parts, max_parts)))
+    budget = room - sms_length(more) - sms_length(tail) - 1
+    ends = [i + 1 for i, ch in enumerate(head) if ch in SENTENCE_ENDS]
+    for end in reversed(ends):
+        if sms_length(head[:end]) > budget:
+            continue
+        kept = head[:end].rstrip() + more + "\n" + tail
+        result = split(kept, max_parts=max_parts)
+        if len(result.parts) <= max_parts and not result.truncated:
+            return Split(result.parts, rest=head[end:].strip())
+    return whole

@@ -38,6 +38,19 @@ def test_consent_tells_what_is_shared_with_whom_and_why() -> None:
     )
 
 
+def test_an_urgent_consent_fits_one_sms_after_the_advice_without_repeating_it() -> None:
+    """The urgent advice (knowledge/triage.yaml) already offers the referral to the
+    window; the consent after it asks in one SMS, still telling what, with whom, why."""
+    session = Session()
+    turn = FLOW.start(session, {"case": {"level": "urgent", "screening": {"x": 1}}})
+    (question,) = turn.says
+    text = render_reply("sms", question.template, question.values).text
+    assert len(text) <= 70, text
+    for fragment in ("乡镇（街道）", "联系", "预筛查", "电话", "同意吗"):
+        assert fragment in text
+    assert "我们可以" not in text  # the advice said so just before
+
+
 @pytest.mark.parametrize("no", ["2", "不同意", "不要", "算了吧"])
 def test_declining_keeps_nothing_and_queues_nothing(no: str) -> None:
     session = start({"level": "urgent", "message": "房子垮了", "district": "万州区"})

@@ -16,9 +16,11 @@ from twilio.request_validator import RequestValidator
 from bot.app import Services
 from bot.delivery import DeliveryError
 from bot.messages import Reply
+from bot.render import render_reply
 from integrations.sms.channel import DONE, OPTOUT
-from integrations.sms.segments import PART, SINGLE, sms_length
+from integrations.sms.segments import PART, SINGLE, sms_length, split
 from integrations.sms.twilio import twiml
+from knowledge.search import default_index
 from tests.channel_support import (
     ANSWERS,
     GatewayRecorder,
@@ -388,6 +390,56 @@ async def test_a_long_reply_comes_in_parts_and_the_rest_on_request(
     assert len(sent) >= 2  # the full answer did not fit in 3 parts: it came in pages
     assert "全文" not in sent[-1][-1]  # ... up to its end
     assert "（依据：" in "".join("".join(page) for page in sent)
+
+
+async def test_a_question_mid_questionnaire_is_answered_and_the_question_still_arrives(
+    sms: tuple[Services, Client, GatewayRecorder],
+) -> None:
+    _, client, _ = sms
+    for n, text in enumerate(["测一测", "渝中区", "城镇", "没有"]):
+        await twilio(client, text, f"SM060{n}")
+    _, texts = await twilio(client, "低保标准是好多钱", "SM0610")
+    well_formed(texts)
+    joined = "".join(texts)
+    assert "770" in joined  # the answer
+    assert "几口人" in joined  # and, in the same SMS, the question it interrupted
+
+
+async def test_an_urgent_message_asks_for_consent_within_the_three_parts(
+    sms: tuple[Services, Client, GatewayRecorder],
+) -> None:
+    _, client, _ = sms
+    _, texts = await twilio(client, "屋头没得米了，娃儿饿了两天了", "SM0620")
+    well_formed(texts)
+    joined = "".join(texts)
+    assert "急难" in joined
+    assert "同意吗" in joined
+    assert joined.endswith("1 同意\n2 不同意")
+
+
+async def test_an_emergency_mid_questionnaire_keeps_its_numbers_and_its_reference(
+    sms: tuple[Services, Client, GatewayRecorder],
+) -> None:
+    services, client, _ = sms
+    for n, text in enumerate(["测一测", "渝中区"]):
+        await twilio(client, text, f"SM063{n}")
+    _, texts = await twilio(client, "我不想活了", "SM0640")
+    well_formed(texts)
+    joined = "".join(texts)
+    reference = (await session_of(services, f"sms:{NUMBER}"))["referral"]["reference"]
+    assert "12356" in joined
+    assert reference in joined
+    assert joined.count("转给") == 1  # the handover is said once, with its reference
+
+
+def test_every_knowledge_base_answer_by_sms_fits_three_parts_with_its_main_source() -> None:
+    """The SMS form of an answer cites its first source (the full text cites them all),
+    so that with the question it may interrupt it still comes in one go."""
+    index = default_index()
+    for entry in index.entries:
+        text = render_reply("sms", "kb_answer", {"entry": entry, "related": []}).text
+        assert not split(text, more="…").truncated, entry.id
+        assert entry.sources[0].cite in text, entry.id
 
 
 async def test_staff_replies_are_split_into_numbered_parts(

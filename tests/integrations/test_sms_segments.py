@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from integrations.sms.segments import MAX_PARTS, PART, SINGLE, sms_length, split
+from integrations.sms.segments import MAX_PARTS, PART, SINGLE, sms_length, split, split_turn
 
 MORE = "…回复“全文”看后面"
 SENTENCE = "申请低保要向户籍所在地的乡镇人民政府（街道办事处）提出书面申请。"  # 32 characters
@@ -102,3 +102,47 @@ def test_every_split_is_one_sms_of_70_or_at_most_3_parts_of_67(text: str) -> Non
         sent = sent.removesuffix(MORE)
     squeeze = re.compile(r"\s+")
     assert squeeze.sub("", sent + result.rest) == squeeze.sub("", text)
+
+
+QUESTION = "家里一起生活的有几口人？请从您本人说起说每人的年龄，比如：68 66"
+
+
+def test_a_turn_too_long_keeps_its_last_reply_whole_and_cuts_what_comes_before() -> None:
+    answer = SENTENCE * 6  # an answer given in the middle of the questionnaire
+    result = split_turn([answer, "我们接着刚才的问题：", QUESTION], more=MORE)
+    assert len(result.parts) == MAX_PARTS
+    assert all(sms_length(p) <= PART for p in result.parts)
+    sent = strip_labels(result.parts)
+    assert sent.endswith(QUESTION)  # what the resident is asked arrives now
+    assert f"。{MORE}" in sent  # the answer is cut after a sentence and offers the rest
+    head = sent[: sent.index(MORE)]
+    assert head + result.rest == answer + "\n我们接着刚才的问题："
+
+
+def test_a_turn_that_fits_is_split_as_one_text() -> None:
+    texts = [SENTENCE, QUESTION]
+    assert split_turn(texts, more=MORE) == split("\n".join(texts), more=MORE)
+
+
+def test_a_turn_whose_last_reply_cannot_fit_is_split_as_one_text() -> None:
+    texts = [SENTENCE, SENTENCE * 8]
+    assert split_turn(texts, more=MORE) == split("\n".join(texts), more=MORE)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(texts, min_size=1, max_size=4))
+def test_every_turn_is_well_formed_and_loses_nothing(replies: list[str]) -> None:
+    result = split_turn(replies, more=MORE)
+    parts = result.parts
+    if len(parts) == 1 and not LABEL.match(parts[0]):
+        assert sms_length(parts[0]) <= SINGLE
+        sent = parts[0]
+    else:
+        assert len(parts) <= MAX_PARTS
+        assert all(sms_length(p) <= PART for p in parts)
+        sent = strip_labels(parts)
+    # What was sent around the offer, with the rest where the offer is, is the turn.
+    squeeze = re.compile(r"\s+")
+    before, _, after = squeeze.sub("", sent).partition(MORE)
+    rest = squeeze.sub("", result.rest)
+    assert before + rest + after == squeeze.sub("", "".join(replies))
