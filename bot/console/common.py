@@ -33,6 +33,7 @@ from bot.console.users import Users
 from bot.referrals import ReferralQueue, mask_phone
 from bot.render import format_yuan
 from bot.store import Store, StoreUnavailable
+from dialogues.screening import short_source
 
 SESSION_COOKIE = "rb_console"
 LOGIN_CSRF_COOKIE = "rb_console_login"
@@ -112,6 +113,7 @@ def environment() -> jinja2.Environment:
     env.filters["clock"] = format_clock
     env.filters["left"] = format_left
     env.filters["masked"] = mask_phone
+    env.filters["source"] = short_source
     env.globals["say"] = say
     return env
 

@@ -139,11 +139,17 @@ async def queue_page(request: web.Request, login: Login) -> web.StreamResponse:
     items = sorted(unique.values(), key=listing_order)
     if resolved:
         items.reverse()
+    labels = {}
+    for name in {s.assignee for s in items if s.assignee}:
+        user = await console.users.get(name)
+        if user is not None:
+            labels[name] = user.label
     return respond(
         request,
         "queue",
         login,
         items=items,
+        labels=labels,
         resolved=resolved,
         refresh=REFRESH_SECONDS,
         scope=login.user.scope,

@@ -203,6 +203,14 @@ async def test_claim_reply_reaches_the_web_chat_then_resolve(running: Running) -
 
     await staff.reload()
     await expect(staff.locator("#thread")).to_contain_text("好的，我等电话，谢谢")
+    # each message is as tall as its lines: the page's own indentation shows no blank lines
+    gaps = await staff.eval_on_selector_all(
+        "#thread li",
+        """items => items.map(li => li.getBoundingClientRect().height
+            - li.querySelector('.meta').getBoundingClientRect().height
+            - li.querySelector('.text').getBoundingClientRect().height)""",
+    )
+    assert gaps and all(gap < 24 for gap in gaps), gaps  # the padding, no empty lines
     await staff.fill("#outcome", "已电话联系，明天上门核实")
     await staff.click("#resolve")
     await expect(staff.locator(".flash.ok")).to_contain_text("已办结")
@@ -241,6 +249,12 @@ async def test_the_lookup_answers_and_screens(running: Running) -> None:
     await page.fill("#date", "2025-08-01")
     await page.click("form.stack button")
     await expect(page.locator("#standards")).to_contain_text("本区县农村居民按城市标准")
+    # on a phone a standard's name reads on a line or two, not a character a line
+    heights = await page.eval_on_selector_all(
+        "#standards th", "cells => cells.map(th => th.getBoundingClientRect().height)"
+    )
+    assert heights and max(heights) < 60, heights
+    assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
     await page.click("nav.tabs >> text=快速预筛查")
     await page.select_option("#district", "奉节县")

@@ -11,6 +11,7 @@ from collections.abc import Callable
 import pytest
 
 from bot.console.lookup import household_from_form, today
+from dialogues.screening import short_source
 from knowledge.eligibility import assess, verdicts
 from knowledge.household import Household, HouseholdError
 from knowledge.parameters import parameters_at
@@ -127,7 +128,9 @@ async def test_standards_of_a_district_on_a_day(server: Server, browser: Make) -
     assert p.dibao_rural == p.dibao_urban  # 南岸区 pays rural residents the urban standard
     assert f"<strong>{int(p.dibao_urban)}</strong>元/人·月" in body
     assert "本区县农村居民按城市标准" in body
-    assert p.sources["dibao_standard_urban"].reference in body
+    assert short_source(p.sources["dibao_standard_urban"].reference) in body
+    assert ".txt" not in body  # sources by their document numbers, not the seed files
+    assert "policy_facts.md" not in body
     city = parameters_at(dt.date(2025, 8, 1))
     _, body = await b.get("/lookup/standards?date=2025-08-01")
     assert f"<strong>{int(city.dibao_rural)}</strong>元/人·月" in body
@@ -180,8 +183,22 @@ async def test_the_screening_shows_the_assessment(server: Server, browser: Make)
     assert shown == expected
     assert shown["dibao"] == "likely"
     assert "估算每月约280元" in body
-    assert "004_facdb4cf398febe9.txt 一(一)" in body  # reasons come with their sources
+    assert "渝民〔2022〕239号 一(一)" in body  # reasons come with their sources,
+    assert ".txt" not in body  # named by their document numbers, as residents see them
+    assert "policy_facts.md" not in body
     assert 'id="referral-form"' in body  # an operator can refer the caller from here
+
+
+async def test_every_choice_of_the_screening_form_says_something_different(
+    server: Server, browser: Make
+) -> None:
+    b = await operator(browser)
+    _, body = await b.get("/lookup/screen")
+    selects = re.findall(r'<select id="([^"]+)"[^>]*>(.*?)</select>', body, re.S)
+    assert selects
+    for name, options in selects:
+        labels = re.findall(r"<option[^>]*>([^<]*)</option>", options)
+        assert len(labels) == len(set(labels)), (name, labels)
 
 
 async def test_staff_may_screen_but_not_refer(server: Server, browser: Make) -> None:

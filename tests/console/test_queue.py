@@ -181,6 +181,21 @@ async def test_only_the_holder_may_act_and_is_named(server: Server, browser: Mak
     assert (after.status, after.assignee, len(after.thread)) == ("claimed", "staff_a", 1)
 
 
+async def test_the_queue_names_the_holder_as_colleagues_know_them(
+    server: Server, browser: Make
+) -> None:
+    referral = await server.referral(TOWNSHIP_A)
+    staff = browser()
+    await staff.login("staff_a")
+    await staff.post(f"/console/referral/{referral.reference}/claim", {})
+    supervisor = browser()
+    await supervisor.login("super_yz")
+    _, body = await supervisor.get("/console/queue")
+    assert listed(body) == [referral.reference]
+    assert "处理人 张三" in body
+    assert "staff_a" not in body  # the login name is not how colleagues know each other
+
+
 async def test_acting_before_claiming_is_refused(server: Server, browser: Make) -> None:
     referral = await server.referral(TOWNSHIP_A)
     b = browser()
