@@ -11,6 +11,10 @@ Keys are `rb:<namespace>:<key>`, locks `rb:lock:<key>`. Values are compact UTF-8
   pause until `wait` is over; released by a Lua compare-and-delete, so a holder whose
   lease lapsed can never delete its successor's lock. A crashed holder's lock expires
   after `timeout`. No extension: the default 10 s is far above one message's work.
+- `locked`: the same lock, taken by a script that also returns the unit's first reads
+  (one round trip); the writes and the release are one more script, which writes only
+  while the token is still ours. A message is two round trips, three with more reads.
+  (The keys of one script must be in one slot on Redis Cluster: see docs/DEPLOY.md.)
 
 Connection errors and timeouts are retried by redis-py (`Retry` with
 `ExponentialBackoff`, a fresh connection each time), then raised as `StoreUnavailable`.
@@ -25,19 +29,22 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Any, TypeVar
 
 from redis import exceptions as rx
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
 from bot.store import (
+    Item,
+    LockLost,
     LockTimeout,
     StoreUnavailable,
+    Unit,
     check_namespace,
     check_seconds,
     decode,
@@ -58,6 +65,28 @@ return count
 RELEASE_SCRIPT = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
+"""
+# KEYS: the lock, then records to read. ARGV: token, PX. Nil when the lock is taken; else
+# the records' values. Taking it again with our own token succeeds (a retried call).
+ACQUIRE_SCRIPT = """
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return false end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if #KEYS == 1 then return {} end
+return redis.call('MGET', unpack(KEYS, 2))
+"""
+# KEYS: the lock, then records to write. ARGV: token, then per record its value ('' to
+# delete) and PX ('0': no expiry). 0 (nothing written) unless the lock is still ours.
+COMMIT_SCRIPT = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+for i = 2, #KEYS do
+  local value, px = ARGV[2 * i - 2], ARGV[2 * i - 1]
+  if value == '' then redis.call('DEL', KEYS[i])
+  elseif px == '0' then redis.call('SET', KEYS[i], value)
+  else redis.call('SET', KEYS[i], value, 'PX', px) end
+end
+redis.call('DEL', KEYS[1])
+return 1
 """
 
 
@@ -82,17 +111,25 @@ class RedisStore:
         socket_timeout: float = 2.0,
         connect_timeout: float = 1.0,
         max_connections: int = 50,
+        pool_wait: float = 5.0,
     ) -> None:
-        self.client: Redis = Redis.from_url(
+        # A burst of more calls than connections waits (up to `pool_wait`) for one to be
+        # free instead of failing: redis-py's default pool raises at once, which under
+        # load turned residents' messages into 503s. max_connections in the URL wins.
+        pool = BlockingConnectionPool.from_url(
             url,
             retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries),
             socket_timeout=socket_timeout,
             socket_connect_timeout=connect_timeout,
             max_connections=max_connections,
+            timeout=pool_wait,
             health_check_interval=30,
         )
+        self.client: Redis = Redis.from_pool(pool)  # closing the client closes the pool
         self._incr = self.client.register_script(INCR_SCRIPT)
         self._release = self.client.register_script(RELEASE_SCRIPT)
+        self._acquire = self.client.register_script(ACQUIRE_SCRIPT)
+        self._commit = self.client.register_script(COMMIT_SCRIPT)
 
     async def get(self, namespace: str, key: str) -> dict[str, Any] | None:
         raw = await self._call("get", namespace, self.client.get(key_of(namespace, key)))
@@ -122,6 +159,11 @@ class RedisStore:
         self, key: str, timeout: float = 10.0, wait: float = 15.0
     ) -> AbstractAsyncContextManager[None]:
         return _RedisLock(self, lock_key(key), check_seconds("timeout", timeout), wait)
+
+    def locked(
+        self, key: str, reads: Sequence[Item] = (), timeout: float = 10.0, wait: float = 15.0
+    ) -> AbstractAsyncContextManager[Unit]:
+        return _RedisUnit(self, lock_key(key), check_seconds("timeout", timeout), wait, reads)
 
     async def ping(self) -> bool:
         try:
@@ -185,3 +227,69 @@ class _RedisLock:
             return
         if not released:
             log.warning("a lock was held past its timeout and had been taken over")
+
+
+class _RedisUnit(Unit):
+    """`async with store.locked(key, reads)`: one script takes the lock and reads, one
+    writes and releases it."""
+
+    def __init__(
+        self, store: RedisStore, name: str, timeout: float, wait: float, reads: Sequence[Item]
+    ) -> None:
+        super().__init__()
+        self.store, self.name, self.timeout, self.wait = store, name, timeout, wait
+        self.reads = list(dict.fromkeys(reads))
+        self.token: bytes | None = None
+
+    async def __aenter__(self) -> Unit:
+        token = secrets.token_hex(16).encode()
+        keys = [self.name, *(key_of(ns, key) for ns, key in self.reads)]
+        deadline = time.monotonic() + self.wait
+        pause = 0.005
+        while True:
+            values = await self.store._call(
+                "lock", "lock", self.store._acquire(keys=keys, args=[token, millis(self.timeout)])
+            )
+            if values is not None:
+                self.token = token
+                for item, raw in zip(self.reads, values, strict=True):
+                    self._seen[item] = None if raw is None else decode(item[0], raw)
+                return self
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise LockTimeout(f"lock not free within {self.wait:g} s")
+            await asyncio.sleep(min(remaining, pause * random.uniform(0.5, 1.5)))
+            pause = min(pause * 2, 0.1)
+
+    async def _fetch(self, items: Sequence[Item]) -> Sequence[str | bytes | None]:
+        names = [key_of(ns, key) for ns, key in items]
+        return await self.store._call("get", items[0][0], self.store.client.mget(names))
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        token, self.token = self.token, None
+        if token is None:
+            return
+        writes = self.writes if kind is None else {}
+        keys: list[str] = [self.name]
+        args: list[bytes | int] = [token]
+        for (ns, key), (text, ttl) in writes.items():
+            keys.append(key_of(ns, key))
+            args += [b"" if text is None else text.encode(), 0 if ttl is None else millis(ttl)]
+        try:
+            done = await self.store._call(
+                "commit", "lock", self.store._commit(keys=keys, args=args)
+            )
+        except StoreUnavailable:
+            if kind is not None:
+                log.warning("lock not released (redis unreachable); it expires after its timeout")
+                return  # the body's own error stands
+            raise
+        if not done:
+            log.warning("a lock was held past its timeout and had been taken over")
+            if kind is None and writes:
+                raise LockLost("lock lapsed before the writes; nothing written")

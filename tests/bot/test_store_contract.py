@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.store import LockTimeout, Store, StoreUnavailable, open_store
+from bot.store import LockLost, LockTimeout, Store, StoreUnavailable, open_store
 from bot.store.embedded import EmbeddedStore
 from bot.store.redis import RedisStore
 
@@ -324,6 +324,94 @@ async def test_a_waiter_gets_the_lock_soon_after_release(store: Store) -> None:
         assert not waiter.done()
     waited = await waiter
     assert 0.25 <= waited < 1.0
+
+
+# --- units: one message's reads and writes under its lock --------------------------------
+
+
+async def test_a_unit_reads_with_the_lock_and_writes_when_it_ends(store: Store) -> None:
+    await store.put("session", SENDER, {"state": "ask_size"})
+    reads = [("session", SENDER), ("delivery", "twilio:SM1")]
+    async with store.locked(SENDER, reads) as unit:
+        assert await unit.get_many(reads) == [{"state": "ask_size"}, None]
+        unit.put("session", SENDER, {"state": "ask_ages"}, ttl=60)
+        unit.put("delivery", "twilio:SM1", {"replies": ["好的"]})
+        unit.delete("optout", SENDER)
+        # the unit sees its own writes; the store does not until the unit ends
+        assert await unit.get("session", SENDER) == {"state": "ask_ages"}
+        assert await unit.get("optout", SENDER) is None
+        assert await store.get("session", SENDER) == {"state": "ask_size"}
+    assert await store.get("session", SENDER) == {"state": "ask_ages"}
+    assert await store.get("delivery", "twilio:SM1") == {"replies": ["好的"]}
+
+
+async def test_a_unit_reads_records_not_named_up_front(store: Store) -> None:
+    await store.put("optout", SENDER, {"at": 1})
+    async with store.locked(SENDER) as unit:
+        assert await unit.get("optout", SENDER) == {"at": 1}
+        assert await unit.get("session", SENDER) is None
+        unit.delete("optout", SENDER)
+    assert await store.get("optout", SENDER) is None
+
+
+async def test_a_unit_that_raises_writes_nothing_and_releases_the_lock(store: Store) -> None:
+    async def half_done() -> None:
+        async with store.locked(SENDER) as unit:
+            unit.put("session", SENDER, {"half": "done"})
+            raise KeyError("boom")
+
+    with pytest.raises(KeyError):
+        await half_done()
+    assert await store.get("session", SENDER) is None
+    async with store.locked(SENDER, wait=0.05):
+        pass
+
+
+async def test_unit_writes_keep_their_ttl(backend: Backend, store: Store) -> None:
+    async with store.locked(SENDER) as unit:
+        unit.put("session", SENDER, {"v": 1}, ttl=SHORT)
+        unit.put("session", "kept", {"v": 2})
+    await backend.advance(SHORT + 0.15)
+    assert await store.get("session", SENDER) is None
+    assert await store.get("session", "kept") == {"v": 2}
+
+
+async def test_units_and_locks_on_one_key_exclude_each_other(store: Store) -> None:
+    events: list[tuple[str, int]] = []
+
+    async def unit_section(who: int) -> None:
+        async with store.locked(SENDER, [("session", SENDER)]) as unit:
+            events.append(("enter", who))
+            count = (await unit.get("session", SENDER) or {"n": 0})["n"]
+            await asyncio.sleep(0.002)
+            unit.put("session", SENDER, {"n": count + 1})
+            events.append(("exit", who))
+
+    await asyncio.gather(
+        *(unit_section(i) if i % 2 else critical_section(store, events, i, True) for i in range(20))
+    )
+    assert_not_interleaved(events, 20)
+    assert await store.get("session", SENDER) == {"n": 10}  # no increment lost
+
+
+async def test_a_unit_whose_lock_lapsed_writes_nothing(store: Store) -> None:
+    async def slow_then_overtaken() -> None:
+        async with store.locked(SENDER, timeout=0.3) as slow:
+            slow.put("session", SENDER, {"by": "the slow one"})
+            async with store.locked(SENDER, wait=5) as fast:  # takes over after the lapse
+                fast.put("session", SENDER, {"by": "the next one"})
+
+    with pytest.raises(LockLost):
+        await slow_then_overtaken()
+    assert await store.get("session", SENDER) == {"by": "the next one"}
+    assert issubclass(LockLost, StoreUnavailable)  # answered 503: delivered again later
+
+
+async def test_a_unit_waits_for_the_lock_then_raises_lock_timeout(store: Store) -> None:
+    async with store.lock(SENDER):
+        with pytest.raises(LockTimeout):
+            async with store.locked(SENDER, [("session", SENDER)], wait=0.2):
+                pytest.fail("entered a held lock")
 
 
 # --- health -----------------------------------------------------------------------------
