@@ -210,7 +210,8 @@ async def test_claim_reply_reaches_the_web_chat_then_resolve(running: Running) -
             - li.querySelector('.meta').getBoundingClientRect().height
             - li.querySelector('.text').getBoundingClientRect().height)""",
     )
-    assert gaps and all(gap < 24 for gap in gaps), gaps  # the padding, no empty lines
+    assert gaps
+    assert all(gap < 24 for gap in gaps), gaps  # the padding, no empty lines
     await staff.fill("#outcome", "已电话联系，明天上门核实")
     await staff.click("#resolve")
     await expect(staff.locator(".flash.ok")).to_contain_text("已办结")
@@ -253,7 +254,8 @@ async def test_the_lookup_answers_and_screens(running: Running) -> None:
     heights = await page.eval_on_selector_all(
         "#standards th", "cells => cells.map(th => th.getBoundingClientRect().height)"
     )
-    assert heights and max(heights) < 60, heights
+    assert heights
+    assert max(heights) < 60, heights
     assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
     await page.click("nav.tabs >> text=快速预筛查")
