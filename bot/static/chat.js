@@ -76,6 +76,7 @@
         pending = null;
         input.value = "";
         showReplies(data.replies);
+        poll(); /* a staff reply waiting meanwhile shows now, not at the next tick */
       } else {
         show("notice", (data && data.message) || errorText);
       }
@@ -102,5 +103,7 @@
     });
   }
   window.setInterval(poll, 20000);
+  /* coming back to the page (the interval skips a hidden one): fetch at once */
+  document.addEventListener("visibilitychange", poll);
   end.scrollIntoView(false);
 }());

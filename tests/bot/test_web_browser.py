@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import async_playwright, expect
 
+from bot.messages import Reply
 from bot.web import COOKIE, address
 from tests.channel_support import serving, session_of
 
@@ -53,5 +54,35 @@ async def test_typing_and_pressing_choices_in_a_real_browser(tmp_path: Path) -> 
             await page.reload()
             assert await page.locator(".msg.me").count() == 3
             assert problems == []
+        finally:
+            await browser.close()
+
+
+async def test_a_staff_reply_shows_as_soon_as_the_resident_writes_or_comes_back(
+    tmp_path: Path,
+) -> None:
+    """Waiting messages are fetched every 20 s while the page is in view; a resident who
+    writes, or comes back to the page, sees them at once instead."""
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.fail("chromium is not installed: run the tests with scripts/test")
+    async with serving(tmp_path) as (services, client), async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            page = await browser.new_page(viewport={"width": 360, "height": 640})
+            await page.goto(str(client.make_url("/chat")))
+            (cookie,) = [c for c in await page.context.cookies() if c["name"] == COOKIE]
+            sender = address(cookie["value"])
+            bots = page.locator(".msg.bot")
+            await services.delivery.send("web", sender, [Reply("工作人员：我们明天上门。")])
+            await page.fill("#text", "你好")
+            await page.click("#send button")
+            await expect(bots.filter(has_text="我们明天上门")).to_have_count(1, timeout=5000)
+            await services.delivery.send("web", sender, [Reply("工作人员：已经到楼下了。")])
+            await page.evaluate(
+                "Object.defineProperty(document, 'hidden', {value: false, configurable: true});"
+                "document.dispatchEvent(new Event('visibilitychange'))"
+            )
+            await expect(bots.filter(has_text="已经到楼下了")).to_have_count(1, timeout=5000)
         finally:
             await browser.close()
