@@ -19,6 +19,7 @@ with `SMS_PROVIDER`.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
 import logging
 import signal
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from telegram.request import BaseRequest
 
 from bot.config import Config, ConfigError
@@ -49,6 +51,7 @@ from integrations.window import open_queue
 log = logging.getLogger("residentbot")
 
 MAX_BODY = 64 * 1024  # bytes; a webhook or a chat message is far smaller (413 beyond)
+FORMS = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
@@ -141,8 +144,25 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": content_type})
 
 
+@web.middleware
+async def undecodable_bodies(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """400 for a body that cannot be read as it says: an unknown charset, a form that is
+    not valid in its charset, a multipart body without its boundary. aiohttp raises
+    UnicodeDecodeError, LookupError or ValueError from `post()` and `text()` on these,
+    which would be a 500 in every route. The parsed form is kept for the route."""
+    if request.match_info.http_exception is None:  # a route matched
+        try:
+            if request.charset:
+                codecs.lookup(request.charset)
+            if request.content_type in FORMS:
+                await request.post()
+        except (UnicodeDecodeError, LookupError, ValueError):
+            return web.Response(status=400, text="malformed body")
+    return await handler(request)
+
+
 def make_app(services: Services) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY)
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[undecodable_bodies])
     app[SERVICES] = services
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
