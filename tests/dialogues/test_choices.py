@@ -55,6 +55,15 @@ def test_every_question_has_distinct_short_labels() -> None:
         ("好的", "consent", "yes"),
         ("重新填写", "confirm", "no"),
         ("确认", "confirm", "yes"),
+        # Chongqing speech
+        ("乡坝头", "area", "rural"),
+        ("我们在乡坝里", "area", "rural"),
+        ("住城头", "area", "urban"),
+        ("领起的", "receiving", "yes"),
+        ("吃起低保的", "receiving", "yes"),
+        ("腿杆不方便", "disability_kind", "physical"),
+        ("不消", "consent", "no"),
+        ("不消", "after_screening", "no"),
     ],
 )
 def test_pick_one(text: str, name: str, value: object) -> None:
@@ -82,6 +91,8 @@ def test_pick_one(text: str, name: str, value: object) -> None:
         ("", None),
         ("😊😊", None),
         ("不知道", UNKNOWN),
+        ("在打零工", ["working"]),
+        ("半边瘫", ["disabled"]),
     ],
 )
 def test_pick_many_situation(text: str, values: object) -> None:
@@ -96,6 +107,8 @@ def test_pick_many_situation(text: str, values: object) -> None:
         ("房子塌了，看病花了好多钱", ["sudden_event", "major_medical_expense"]),
         ("都还好", []),
         ("5", []),
+        ("屋头遭火烧了", ["sudden_event"]),
+        ("没得钱吃饭", ["basic_needs_unmet"]),
     ],
 )
 def test_pick_many_hardship(text: str, values: object) -> None:
