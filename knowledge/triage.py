@@ -46,6 +46,8 @@ EMERGENCY_NUMBERS = ("110", "120", "119", "12356")
 
 _NEWLINES = re.compile(r"[\r\n\u2028\u2029]+")
 _SPACES = re.compile(r"\s+")
+SPACED_RUN = 3  # a space between two runs at least this long ends a clause
+_SPACED_CLAUSE = re.compile(rf"(?<=[^\W\d_]{{{SPACED_RUN}}})\s+(?=[^\W\d_]{{{SPACED_RUN}}})")
 _SEPARATORS = re.compile(r"[\W_]+")
 _SENTENCE_ENDS = frozenset(".!?;。")  # after NFKC: ！？； are ASCII, … is "..."
 
@@ -74,21 +76,31 @@ class Cue:
 
 
 @dataclass(frozen=True)
-class Signal:
-    name: str
-    level: str
+class Rule:
+    """One way a signal shows: a pattern, with companions that must match near it."""
+
     pattern: re.Pattern[str]
     companions: tuple[re.Pattern[str], ...]  # each must also match near the pattern
     window: int
+
+
+@dataclass(frozen=True)
+class Signal:
+    name: str
+    level: str
+    rules: tuple[Rule, ...]  # the signal's own patterns first, then its `also` rules
     cleared_by: tuple[Cue, ...]
     covers: tuple[str, ...]  # less specific signals dropped when this one is present
 
 
 def normalise(text: str, lexicon: Lexicon) -> str:
-    """NFKC and lower case; spaces removed; sentence ends become 。 and every other
+    """NFKC and lower case; a space between two runs of SPACED_RUN or more characters
+    becomes ，(people who type no punctuation separate clauses with spaces: "米缸空了 娃儿
+    饿得哭"), other spaces are removed ("没 饭 吃"); sentence ends become 。 and every other
     punctuation mark, symbol or emoji becomes ，; then dialect and typos rewritten."""
     text = unicodedata.normalize("NFKC", text).lower()
-    text = _SPACES.sub("", _NEWLINES.sub(SENTENCE, text))
+    text = _SPACED_CLAUSE.sub(CLAUSE, _NEWLINES.sub(SENTENCE, text))
+    text = _SPACES.sub("", text)
     text = _SEPARATORS.sub(_separator, text)
     return lexicon.apply(text)
 
@@ -145,20 +157,32 @@ class Triager:
         unknown = [c for c in spec.get("cleared_by") or [] if c not in self.cues]
         if unknown:
             raise TriageError(f"triage.yaml: {where}.cleared_by: unknown cues {unknown}")
+        also = spec.get("also") or []
         return Signal(
             name=name,
             level=level,
+            rules=tuple(
+                self._rule(rule, f"{where}.also[{n}]" if n else where)
+                for n, rule in enumerate([spec, *also])
+            ),
+            cleared_by=tuple(self.cues[c] for c in spec.get("cleared_by") or []),
+            covers=tuple(spec.get("covers") or ()),
+        )
+
+    @staticmethod
+    def _rule(spec: Mapping[str, Any], where: str) -> Rule:
+        return Rule(
             pattern=_compile(spec.get("patterns") or [], where),
             companions=tuple(_compile(group, f"{where}.with") for group in spec.get("with") or []),
             window=int(spec.get("window", 30)),
-            cleared_by=tuple(self.cues[c] for c in spec.get("cleared_by") or []),
-            covers=tuple(spec.get("covers") or ()),
         )
 
     def _check(self, data: Mapping[str, Any]) -> None:
         """Patterns use the rewritten forms only; every signal has its advice line."""
         for name, spec in data["signals"].items():
-            for pattern in [*spec["patterns"], *(spec.get("with") or [])]:
+            rules = [spec, *(spec.get("also") or [])]
+            groups = [g for r in rules for g in [r.get("patterns") or [], *(r.get("with") or [])]]
+            for pattern in [p for g in groups for p in ([g] if isinstance(g, str) else g)]:
                 if self.lexicon.apply(pattern) != pattern:
                     raise TriageError(
                         f"triage.yaml: signals.{name}: {pattern!r} contains a word that "
@@ -191,19 +215,21 @@ class Triager:
         return Triage(level, names, self._advice(level, names))
 
     def _present(self, signal: Signal, text: str, seen: dict[str, bool]) -> bool:
-        for match in signal.pattern.finditer(text):
-            span = self._with_companions(signal, text, match.start(), match.end())
-            if span is None:
-                continue
-            if not any(self._applies(c, text, span, match.span(), seen) for c in signal.cleared_by):
-                return True
+        for rule in signal.rules:
+            for match in rule.pattern.finditer(text):
+                span = self._with_companions(rule, text, match.start(), match.end())
+                if span is None:
+                    continue
+                cues = signal.cleared_by
+                if not any(self._applies(c, text, span, match.span(), seen) for c in cues):
+                    return True
         return False
 
     @staticmethod
-    def _with_companions(signal: Signal, text: str, start: int, end: int) -> tuple[int, int] | None:
+    def _with_companions(rule: Rule, text: str, start: int, end: int) -> tuple[int, int] | None:
         """The span of the match and its companions, or None if one is missing."""
-        lo, hi = max(0, start - signal.window), end + signal.window
-        for companion in signal.companions:
+        lo, hi = max(0, start - rule.window), end + rule.window
+        for companion in rule.companions:
             near = companion.search(text, lo, hi)
             if near is None:
                 return None

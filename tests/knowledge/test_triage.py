@@ -28,6 +28,7 @@ from knowledge.triage import (
     Triager,
     default_triager,
     load,
+    normalise,
     triage,
 )
 
@@ -182,6 +183,32 @@ def test_self_harm_and_violence_stay_emergencies_when_hypothetical(text: str) ->
     assert triage(text).level == "emergency"
 
 
+def test_a_hypothetical_encounter_clears_violence() -> None:
+    assert triage("如果遇到家暴应该找哪个部门").level == "none"
+    assert triage("万一他再打我怎么办").level == "emergency"
+
+
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        # two warning signs together: despair or burden with a farewell or a plan
+        ("我不想拖累娃儿了 药都买好了", "emergency"),
+        ("日子过不下去了，以后不麻烦你们了", "emergency"),
+        ("对不起大家了 我先走一步", "emergency"),
+        ("我现在站在桥上 不想回去了", "emergency"),
+        # one alone is an ordinary message
+        ("我不想拖累儿女，想自己申请低保", "none"),
+        ("日子过不下去了，想问问低保怎么申请", "none"),
+        ("我先走一步了 明天再来办", "none"),
+        ("我站在桥上等车", "none"),
+    ],
+)
+def test_indirect_suicide_talk_needs_two_signs(text: str, level: str) -> None:
+    result = triage(text)
+    assert result.level == level
+    assert ("self_harm" in result.signals) == (level == "emergency")
+
+
 def test_a_breaker_ends_the_hypothetical() -> None:
     assert triage("如果房子塌了能申请什么").level == "none"
     assert triage("如果房子塌了能申请什么，但是现在家里已经没米了").level == "urgent"
@@ -244,6 +271,16 @@ def test_past_and_present(text: str, level: str) -> None:
         "父母都去世了，我能单独申请低保吗",
         "娃儿爹妈都死了 有啥子补助",
         "孙子孙女爹妈都不管 我们老的带 有没得补贴",
+        # 死 / 火 / 打 / 水 / 动 in harmless words
+        "手机掉水里了能补办吗",
+        "腿抽筋了",
+        "政策看迷糊了",
+        "电脑不动了",
+        "还要打证明吗",
+        "学校要饭钱",
+        "没有人打我 我是想问妇联的电话",
+        "娃儿一个人在屋头写作业 我下班就回去 想问托育补贴",
+        "我之前被房东赶出来过 现在租到房子了",
     ],
 )
 def test_ordinary_questions_are_none(text: str) -> None:
@@ -269,6 +306,17 @@ def test_ordinary_questions_are_none(text: str) -> None:
 )
 def test_dialect_typos_and_long_messages(text: str, signal: str) -> None:
     assert signal in triage(text).signals
+
+
+def test_a_space_between_phrases_ends_a_clause() -> None:
+    """Residents who type no punctuation separate clauses with spaces; spaces inside a
+    phrase ("没 饭 吃") are only gaps."""
+    lexicon = default_triager().lexicon
+    assert normalise("米缸空了 娃儿饿得哭", lexicon) == "米缸空了，娃饿得哭"
+    assert normalise("我 家 没 饭 吃", lexicon) == "我家没饭吃"
+    # a negation does not reach into the next clause: 屋头没人 / 着火了
+    assert triage("屋头没人 着火了").level == "emergency"
+    assert triage("娃儿才六岁 一个人在家好几天了").level == "urgent"
 
 
 def test_result_order_and_covered_signals() -> None:
@@ -420,6 +468,13 @@ def test_a_pattern_with_an_unrewritten_word_is_refused() -> None:
         Triager(data)
 
 
+def test_an_also_rule_with_an_unrewritten_word_is_refused() -> None:
+    data = _data()
+    data["signals"]["no_food"]["also"][0]["with"] = [["莫得钱"]]
+    with pytest.raises(TriageError, match="no_food"):
+        Triager(data)
+
+
 def test_an_unknown_cue_is_refused() -> None:
     data = _data()
     data["signals"]["no_food"]["cleared_by"].append("nonsense")
@@ -483,19 +538,39 @@ def test_cli_template_names_every_signal_in_chinese(signal: str) -> None:
 # --- the evaluation sets and their goals --------------------------------------------------
 
 
+MINIMUM_SIZE = {
+    "triage.yaml": 160,
+    "triage_holdout.yaml": 60,
+    "triage_fresh.yaml": 150,
+    "triage_blind.yaml": 100,
+}
+TUNED = ["triage.yaml", "triage_fresh.yaml", "triage_blind.yaml"]
+
+
 def test_evaluation_sets_are_large_enough() -> None:
     bench = _bench()
-    dev, holdout = (bench.load_set(path) for path in bench.SETS)
-    assert len(dev) >= 160
-    assert len(holdout) >= 60
-    for items in (dev, holdout):
+    assert [path.name for path in bench.SETS] == list(MINIMUM_SIZE)
+    for path in bench.SETS:
+        items = bench.load_set(path)
+        assert len(items) >= MINIMUM_SIZE[path.name], path.name
         assert {item.level for item in items} == set(LEVELS)
         assert not {s for item in items for s in item.signals} - set(SIGNALS)
+        assert len({item.text for item in items}) == len(items), f"{path.name}: a duplicate"
 
 
-def test_goals_on_the_development_set() -> None:
+def test_evaluation_sets_do_not_overlap() -> None:
     bench = _bench()
-    report = bench.evaluate("dev", bench.load_set(bench.SETS[0]))
+    seen: dict[str, str] = {}
+    for path in bench.SETS:
+        for item in bench.load_set(path):
+            assert item.text not in seen, (item.text, seen.get(item.text), path.name)
+            seen[item.text] = path.name
+
+
+@pytest.mark.parametrize("name", TUNED)
+def test_goals_on_the_sets_tuned_against(name: str) -> None:
+    bench = _bench()
+    report = bench.evaluate(name, bench.load_set(bench.EVAL_DIR / name))
     assert report.failures() == [], [(i.text, r.level) for i, r in report.misses]
     assert report.recall("emergency") == 1.0
 
