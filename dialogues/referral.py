@@ -57,12 +57,22 @@ def ask_consent(session: Session) -> list[Say]:
 def answer_consent(session: Session, text: str) -> Step:
     said = pick_one(text, "consent")
     if said == "yes":
-        _case(session)["consent"] = True
+        case = _case(session)
+        case["consent"] = True
+        _forget_asked(case)  # started again (重来): what this flow asked is asked again
         return Step()
     if said == "no":
         session.answers.clear()  # declining keeps nothing
         return Step(says=(Say("referral_declined"),), done=True)
     return _again("referral_consent", case=_case(session), options=shown("consent"))
+
+
+def _forget_asked(case: dict[str, Any]) -> None:
+    """Drop the district and township this flow asked (those from the screening stay)."""
+    if case.pop("district_asked", False):
+        case.pop("district", None)
+    if case.pop("township_asked", False):
+        case.pop("township", None)
 
 
 # PHONE
@@ -162,10 +172,8 @@ def answer_confirm(session: Session, text: str) -> Step:
         return Step(done=True)
     if said == "no":
         case = _case(session)
-        if case.pop("district_asked", False):
-            case.pop("district", None)  # asked here, so asked again; from the screening: kept
-        for collected in ("contact", "township", "township_asked"):
-            case.pop(collected, None)
+        _forget_asked(case)  # asked here, so asked again; from the screening: kept
+        case.pop("contact", None)
         return Step(next=PHONE)
     return _again("referral_confirm", case=_case(session), options=shown("confirm"))
 

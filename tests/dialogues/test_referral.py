@@ -139,6 +139,33 @@ def test_refilling_asks_again_from_the_phone() -> None:
     assert turn.effects[0].data["level"] == "urgent"
 
 
+def test_starting_again_asks_again_where_this_flow_asked_it() -> None:
+    """重来 starts the flow again with the case it had (bot/router.py drops the consent,
+    contact and township): a district or township this flow asked is asked again; one
+    known from the screening is kept."""
+    session = start({"level": "normal"})
+    say(session, "1")
+    say(session, "不留")
+    say(session, "不知道")  # the district, asked here
+    assert session.state == "confirm"
+    case = {k: v for k, v in session.answers["case"].items() if k not in ("consent", "contact")}
+    FLOW.start(session, {"case": case})
+    say(session, "1")
+    say(session, "不留")
+    assert session.state == "district"
+    say(session, "万州")
+    say(session, "不知道")  # the township, asked here
+    case = {k: v for k, v in session.answers["case"].items() if k not in ("consent", "contact")}
+    FLOW.start(session, {"case": case})
+    say(session, "1")
+    say(session, "不留")
+    assert session.state == "district"
+    kept = start({"level": "normal", "district": "渝中区"})  # from the screening
+    say(kept, "1")
+    say(kept, "不留")
+    assert kept.state == "township"
+
+
 def test_unclear_answers_are_reasked_with_an_example() -> None:
     session = start()
     assert FLOW.handle(session, "啥意思") is None
