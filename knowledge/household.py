@@ -9,6 +9,7 @@ Money is yuan per month; `members[0]` is the person asking (本人).
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
@@ -130,15 +131,21 @@ class Household:
 # --- reading JSON ------------------------------------------------------------------
 
 
-def _number(value: Any, path: str, *, minimum: float = 0, maximum: float = 1e9) -> float | None:
+MAX_AMOUNT = 1_000_000_000  # yuan: anything larger is a typing error, not a household
+
+
+def _number(
+    value: Any, path: str, *, minimum: float = 0, maximum: float = MAX_AMOUNT
+) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
         raise HouseholdError(path, "应为数字", "must be a number")
+    if minimum == 0 and value < 0:
+        raise HouseholdError(path, "不能是负数", "must not be negative")
     if not minimum <= value <= maximum:
-        raise HouseholdError(
-            path, f"应在{minimum:g}到{maximum:g}之间", f"must be within {minimum:g}..{maximum:g}"
-        )
+        low, high = f"{minimum:.0f}", f"{maximum:.0f}"
+        raise HouseholdError(path, f"应在{low}到{high}之间", f"must be within {low}..{high}")
     return float(value)
 
 
@@ -182,11 +189,10 @@ def _read_member(data: Any, path: str) -> Member:
     if unknown:
         name = sorted(unknown)[0]
         raise HouseholdError(f"{path}.income.{name}", "不认识的收入类别", "unknown income kind")
+    # CONTRACTS.md: unknown = null or missing. A kind left out (or the whole `income`
+    # left out) is not known; reading it as 0 would be a guess in the household's favour.
     income = Income(
-        **{
-            kind: _number(raw_income[kind], f"{path}.income.{kind}") if kind in raw_income else 0.0
-            for kind in Income.kinds()
-        }
+        **{kind: _number(raw_income.get(kind), f"{path}.income.{kind}") for kind in Income.kinds()}
     )
     return Member(
         age=_integer(data.get("age"), f"{path}.age", minimum=0, maximum=130),
@@ -225,6 +231,8 @@ def _read_household(data: Mapping[str, Any]) -> Household:
     district = data.get("district")
     if district is not None and not isinstance(district, str):
         raise HouseholdError("district", "应为区县名称", "must be a district name")
+    if district is not None and not district.strip():
+        district = None  # "" is a district not given, not a district named ""
 
     vehicles = data.get("vehicle_values")
     vehicle_values: list[float] | None = None
@@ -245,23 +253,23 @@ def _read_household(data: Mapping[str, Any]) -> Household:
     for i, code in enumerate(receiving):
         _choice(code, f"receiving[{i}]", PROGRAMS)
 
-    raw_hardship = _mapping(data.get("hardship"), "hardship")
+    raw_hardship = _mapping(data.get("hardship"), "hardship")  # missing answers: unknown
     hardship = Hardship(
-        sudden_event=_flag(raw_hardship.get("sudden_event", False), "hardship.sudden_event"),
+        sudden_event=_flag(raw_hardship.get("sudden_event"), "hardship.sudden_event"),
         major_medical_expense=_flag(
-            raw_hardship.get("major_medical_expense", False), "hardship.major_medical_expense"
+            raw_hardship.get("major_medical_expense"), "hardship.major_medical_expense"
         ),
         basic_needs_unmet=_flag(
-            raw_hardship.get("basic_needs_unmet", False), "hardship.basic_needs_unmet"
+            raw_hardship.get("basic_needs_unmet"), "hardship.basic_needs_unmet"
         ),
         months_without_income=_integer(
-            raw_hardship.get("months_without_income", 0),
+            raw_hardship.get("months_without_income"),
             "hardship.months_without_income",
             minimum=0,
             maximum=1200,
         ),
         unemployment_insurance=_flag(
-            raw_hardship.get("unemployment_insurance", False), "hardship.unemployment_insurance"
+            raw_hardship.get("unemployment_insurance"), "hardship.unemployment_insurance"
         ),
     )
 

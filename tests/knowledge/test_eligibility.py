@@ -32,7 +32,7 @@ from knowledge.eligibility import (
     not3,
     verdict_of,
 )
-from knowledge.household import PROGRAMS, Household
+from knowledge.household import PROGRAMS, Household, Income
 from knowledge.kb import parse_source
 from knowledge.parameters import ParameterError
 from knowledge.places import UnknownPlace
@@ -75,6 +75,9 @@ EXAMPLE: dict[str, Any] = {
         "unemployment_insurance": False,
     },
 }
+
+
+NO_INCOME = {kind: 0 for kind in Income.kinds()}  # a kind left out would be unknown
 
 
 def example(**changes: Any) -> Household:
@@ -328,8 +331,8 @@ def test_assess_takes_well_under_a_millisecond() -> None:
     household = example(
         members=[
             EXAMPLE["members"][0],
-            {"age": 40, "disability_grade": 2, "disability_kind": "physical", "income": {}},
-            {"age": 10, "student": True, "income": {}},
+            {"age": 40, "disability_grade": 2, "disability_kind": "physical", "income": NO_INCOME},
+            {"age": 10, "student": True, "income": NO_INCOME},
         ]
     )
     assess(household)  # load files and compile templates once
@@ -396,8 +399,8 @@ def test_cli_screen_explains_in_chinese(tmp_path: Path, capsys: pytest.CaptureFi
         {"hardship": {**EXAMPLE["hardship"], "sudden_event": True}},
         {
             "members": [
-                {"age": 50, "employed": True, "income": {"wages": 2000}},
-                {"age": 30, "employed": False, "disability_grade": 1, "income": {}},
+                {"age": 50, "employed": True, "income": {**NO_INCOME, "wages": 2000}},
+                {"age": 30, "employed": False, "disability_grade": 1, "income": NO_INCOME},
             ]
         },
         {"district": None, "as_of": "2021-10-01", "homes": 2},
@@ -464,3 +467,105 @@ def test_cli_unknown_district_in_a_subprocess() -> None:
     assert result.stdout == ""
     assert len(result.stderr.strip().splitlines()) == 1
     assert "火星区" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("raw", "zh", "en"),
+    [
+        ('{"members": [{]}', "不是有效的 JSON", "invalid JSON"),
+        ("[1, 2]", "应为 JSON 对象", "must be a JSON object"),
+        ('{"members": []}', "至少需要一名家庭成员", "needs at least one member"),
+        (
+            '{"members": [{"income": {"wages": -5}}]}',
+            "members[0].income.wages: 不能是负数",
+            "must not be negative",
+        ),
+        (
+            '{"financial_assets": -1, "members": [{}]}',
+            "financial_assets: 不能是负数",
+            "must not be negative",
+        ),
+        (
+            '{"vehicle_values": [-3], "members": [{}]}',
+            "vehicle_values[0]: 不能是负数",
+            "must not be negative",
+        ),
+        (
+            '{"members": [{"income": {"other": 2e9}}]}',
+            "应在0到1000000000之间",
+            "within 0..1000000000",
+        ),
+        (
+            '{"financial_assets": NaN, "members": [{}]}',
+            "financial_assets: 应为数字",
+            "must be a number",
+        ),
+        ('{"members": [{"age": 131}]}', "members[0].age: 应在0到130之间", "within 0..130"),
+        ('{"members": [{}, {"age": -1}]}', "members[1].age: 不能是负数", "must not be negative"),
+        ('{"members": [{"age": 12.5}]}', "members[0].age: 应为整数", "must be a whole number"),
+        ('{"members": [{"age": "67"}]}', "members[0].age: 应为数字", "must be a number"),
+        ('{"members": [{"disability_grade": 5}]}', "应在0到4之间", "within 0..4"),
+        ('{"area": "city", "members": [{}]}', "area: 应为 urban / rural 之一", "must be one of"),
+        (
+            '{"as_of": "2025-13-01", "members": [{}]}',
+            "as_of: 日期格式应为 YYYY-MM-DD",
+            "YYYY-MM-DD",
+        ),
+        ('{"members": [{"income": {"salary": 1}}]}', "不认识的收入类别", "unknown income kind"),
+    ],
+    ids=lambda value: value if len(value) < 30 else value[:30],
+)
+def test_cli_bad_input_is_one_line_in_chinese_and_english(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], raw: str, zh: str, en: str
+) -> None:
+    path = tmp_path / "household.json"
+    path.write_text(raw, encoding="utf-8")
+    with pytest.raises(SystemExit) as info:
+        main(["screen", str(path), "--json"])
+    assert info.value.code not in (0, None)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert zh in lines[0]
+    assert en in lines[0]
+    assert "e+" not in lines[0]  # figures as people write them
+
+
+# --- unknown = null or missing (CONTRACTS.md) ------------------------------------------------
+
+
+def test_a_member_without_income_has_an_unknown_income_not_none() -> None:
+    household = example(members=[{"age": 40, "employed": False}])
+    income = household.members[0].income
+    assert all(getattr(income, kind) is None for kind in Income.kinds())
+    result = assess(household)
+    assert result.per_capita_income is None  # not 0: nothing is known of it
+    assert result.programs["dibao"].verdict == "possible"
+
+
+def test_an_income_kind_left_out_is_unknown() -> None:
+    household = example(members=[{**EXAMPLE["members"][0], "income": {"farming": 150}}])
+    income = household.members[0].income
+    assert income.farming == 150
+    assert income.wages is None
+    assert income.support is None
+    assert assess(household).programs["dibao"].verdict == "possible"
+    # known income already at 1.5 × S decides it whatever the rest is
+    rich = example(members=[{**EXAMPLE["members"][0], "income": {"farming": 2000}}])
+    assert assess(rich).programs["dibao"].verdict == "unlikely"
+
+
+def test_hardship_answers_left_out_are_unknown() -> None:
+    household = example(hardship={"months_without_income": 0})
+    assert household.hardship.sudden_event is None
+    assert household.hardship.unemployment_insurance is None
+    assert assess(household).programs["linshi"].verdict == "possible"
+    assert assess(example(hardship=None)).programs["linshi"].verdict == "possible"
+    assert assess(example()).programs["linshi"].verdict == "unlikely"  # all answered no
+
+
+def test_a_blank_district_is_a_district_not_given() -> None:
+    result = assess(example(district="  "))
+    assert result.district is None
+    assert "district.unknown" in [r.rule for r in result.programs["dibao"].reasons]
