@@ -466,6 +466,22 @@ def test_the_full_result_has_verdicts_reasons_sources_guidance_and_the_notice() 
     assert "不是审批决定" in detail
 
 
+def test_the_full_result_gives_each_reason_its_own_line_in_the_notices_words() -> None:
+    run = complete(ELDERLY_COUPLE)
+    assert run.last is not None
+    say = run.last.says[0]
+    for channel in ("web", "telegram", "terminal"):
+        lines = render_reply(channel, say.template, say.values).text.splitlines()
+        reasons = [p for p in run.result["programs"].values() if p["verdict"] != "unlikely"]
+        for program in reasons:
+            for reason in program["reasons"]:
+                (line,) = [line for line in lines if reason["text"] in line]
+                assert line.count(" · ") == 1, (channel, line)
+        # the list of the rest says it as the notice does ("预筛查说“不太符合”的…")
+        assert "不太符合：" in "\n".join(lines)
+        assert "“不太符合”" in run.result["notice"]
+
+
 def test_an_urgent_result_offers_the_referral_at_the_urgent_level() -> None:
     run = complete(WORST_CASES["urgent"])
     assert run.result["urgency"] == "urgent"
