@@ -110,6 +110,29 @@ def _cents(value: float) -> float:
     return value if math.isinf(value) else round(value, 2)
 
 
+def share(total: float, n: int, *, up: bool = False) -> float:
+    """`total` (whole fen) shared among `n`, to the fen: rounded down, or up with `up`.
+
+    Rounding the share to the nearest fen would decide boundaries wrongly: 2309.99 yuan
+    for 3 people is 769.997 each, below a standard of 770, but rounds to 770.00. Every
+    threshold here is a whole number of fen, so comparing the share rounded down keeps
+    `share < S` and `S <= share` exact, and rounded up keeps `share <= limit` exact."""
+    if math.isinf(total):
+        return total
+    fen = round(total * 100)
+    return (-(-fen // n) if up else fen // n) / 100
+
+
+def shown_share(total: float, n: int, exact: float, thresholds: Sequence[float | None]) -> float:
+    """The share as a person reads it: to the nearest fen, except where that would land
+    on a threshold the exact share is not on (769.997 is shown as 769.99 beside a
+    standard of 770, not as 770, which would contradict "lower than 770")."""
+    if math.isinf(total):
+        return total
+    near = round(total / n, 2)
+    return exact if near in thresholds and near != exact else near
+
+
 # --- results ----------------------------------------------------------------------
 
 
@@ -277,7 +300,8 @@ class Facts:
     s: Span  # the household's standard S
     e: Span  # the 低保边缘 ceiling, 1.5 × S
     total: Span  # counted household income
-    pc: Span  # per-capita counted income
+    pc: Span  # per-capita counted income, to the fen rounded down (see `share`)
+    pc_shown: float | None  # the same as a person reads it (see `shown_share`)
     context: Mapping[str, Any]  # the figures every text may use
 
     @property
@@ -355,7 +379,9 @@ def _facts(household: Household, params: Parameters, as_of: dt.date) -> Facts:
     s = household_standard(params, household.area)
     e = s.times(params.edge_multiplier)
     total = household_income(household, params.employment_cost_deduction)
-    pc = Span(_cents(total.lo / n), _cents(total.hi / n))
+    pc = Span(share(total.lo, n), share(total.hi, n))  # rounded down: exact comparisons
+    marks = (s.lo, s.hi, e.lo, e.hi)
+    pc_shown = Span(shown_share(total.lo, n, pc.lo, marks), shown_share(total.hi, n, pc.hi, marks))
     context: dict[str, Any] = {
         "as_of": as_of.isoformat(),
         "day": as_of,
@@ -366,13 +392,13 @@ def _facts(household: Household, params: Parameters, as_of: dt.date) -> Facts:
         "urban": params.dibao_urban,
         "rural": params.dibao_rural,
         "e": e.exact,
-        "pc": pc.exact,
-        "pc_min": pc.lo,
+        "pc": pc_shown.exact,
+        "pc_min": pc_shown.lo,
         "m": params.asset_multiplier,
     }
     for name, template in texts().phrases.items():  # in file order: later ones use earlier
         context[name] = _render(template, context)
-    return Facts(household, params, n, s, e, total, pc, context)
+    return Facts(household, params, n, s, e, total, pc, pc_shown.exact, context)
 
 
 # --- context notes ------------------------------------------------------------------
@@ -450,7 +476,8 @@ class Check:
 
 def assets_test(f: Facts) -> Check:
     """Financial assets per person at most 24 × S; 50,000 per person when a member has a
-    重特大疾病. Unknown assets: cannot tell. (渝府办发〔2022〕128号 as explained by district
+    重特大疾病. Unknown assets: cannot tell; no limit recorded for the date: cannot tell,
+    unless there are no assets at all. (渝府办发〔2022〕128号 as explained by district
     Q&As, policy_facts.md §2; RULES.md "Property test".)"""
     p = f.params
     h = f.household
@@ -459,17 +486,22 @@ def assets_test(f: Facts) -> Check:
         "reference": reference.reference if reference else None,
         "limit_text": f.context["asset_limit"],
         "ill_limit": p.asset_limit_serious_illness,
-        "no_limit": p.asset_multiplier is None,
+        "no_limit": p.asset_multiplier is None or p.asset_limit_serious_illness is None,
         "per": None,
         "ill": False,
         "ill_possible": False,
     }
     if h.financial_assets is None:
         return Check(None, (f.say("property.assets", None, **values),))
-    per = Span.of(_cents(h.financial_assets / f.n))
-    values["per"] = per.lo
+    per = Span.of(share(h.financial_assets, f.n, up=True))  # rounded up: exact comparisons
+    limits = [p.asset_limit_serious_illness]
+    if p.asset_multiplier is not None:
+        limits += [f.s.lo * p.asset_multiplier, f.s.hi * p.asset_multiplier]
+    values["per"] = shown_share(h.financial_assets, f.n, per.lo, limits)
     if p.asset_multiplier is None or p.asset_limit_serious_illness is None:
-        return Check(None, (f.say("property.assets", None, **values),))
+        # no limit recorded for the date (before 2022): none can be failed by no assets
+        outcome: Tri = True if per.lo == 0 else None
+        return Check(outcome, (f.say("property.assets", outcome, **values),))
     ill = any3(*(m.serious_illness for m in f.members))
     within_normal = le(per, f.s.times(p.asset_multiplier))
     within_ill = le(per, Span.of(p.asset_limit_serious_illness))
@@ -811,7 +843,8 @@ def disability_living(
 ) -> Program:
     """6. 困难残疾人生活补贴: a disabled member (grade 1–4) covered by 低保 — the household
     receives it or is likely for `dibao`, or the member is named by a likely
-    `dibao_single` → likely; `possible` for `dibao`, or a likely (or possible)
+    `dibao_single` (or, severely disabled or seriously ill, already receives 单人户 低保)
+    → likely; `possible` for `dibao`, or a likely (or possible)
     `dibao_edge` → possible; otherwise unlikely (渝民发〔2021〕15号, policy_facts.md §6;
     CQ-2021 (九))."""
     receiving = "dibao" in f.household.receiving
@@ -824,7 +857,12 @@ def disability_living(
         if disabled is False:
             continue
         single = single_outcomes[i]
-        covered = any3(receiving, test_of(dibao_result.verdict), single, edge_open)
+        # a household receiving 单人户 低保: a severely disabled or seriously ill member
+        # is the one it is paid to (the two routes of dibao_single); anyone else may be
+        in_single: Tri = False
+        if "dibao_single" in f.household.receiving:
+            in_single = True if any3(_severe(m), m.serious_illness) is True else None
+        covered = any3(receiving, in_single, test_of(dibao_result.verdict), single, edge_open)
         outcome = all3(disabled, covered)
         outcomes.append(outcome)
         reasons.append(
@@ -834,6 +872,7 @@ def disability_living(
                 who=f.who(i),
                 grade=grade,
                 receiving=receiving,
+                received_single=in_single is True and not receiving,
                 single=single is True and dibao_result.verdict != LIKELY,
             )
         )
@@ -1008,7 +1047,7 @@ def assess(household: Household, today: dt.date | None = None) -> Assessment:
         district=district,
         area=household.area,
         standard=f.s.exact,
-        per_capita_income=f.pc.exact,
+        per_capita_income=f.pc_shown,
         programs=programs,
         urgency=level,
         notice=texts().notice,

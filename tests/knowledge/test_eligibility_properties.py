@@ -15,6 +15,7 @@ import datetime as dt
 import re
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -232,3 +233,57 @@ def test_per_capita_income_is_the_counted_income_shared_out(data: dict[str, Any]
     )
     document = assess(Household.from_dict(data)).to_dict()
     assert abs(document["per_capita_income"] - total / len(data["members"])) <= 0.011
+
+
+def _everyone_known(members: int, wages: float, assets: float, area: str, day: dt.date) -> Any:
+    income = {kind: 0 for kind in Income.kinds()}
+    people = [
+        {"age": 40, "employed": i == 0, "student": False, "serious_illness": False,
+         "disability_grade": 0, "disability_kind": None,
+         "income": {**income, "wages": wages if i == 0 else 0}}
+        for i in range(members)
+    ]  # fmt: skip
+    return {
+        "as_of": day.isoformat(),
+        "district": "渝中区",  # no wage deduction: the wages are counted as they are
+        "area": area,
+        "members": people,
+        "financial_assets": assets,
+        "vehicle_values": [],
+        "homes": 1,
+        "legal_supporter": "able",
+        "receiving": [],
+        "income_rise_from_work": False,
+        "hardship": {"sudden_event": False, "major_medical_expense": False,
+                     "basic_needs_unmet": False, "months_without_income": 0,
+                     "unemployment_insurance": False},
+    }  # fmt: skip
+
+
+@given(
+    st.integers(1, 7),
+    st.integers(-5, 5),
+    st.sampled_from(["urban", "rural"]),
+    st.dates(earliest_date(), LAST),
+)
+def test_boundaries_are_decided_to_the_fen(members: int, fen: int, area: str, day: dt.date) -> None:
+    # a household income `fen` fen away from S × n, or from 1.5 S × n, or savings `fen`
+    # fen away from 24 S × n: the verdict turns exactly at the boundary, however the
+    # share per person would round (2309.99 / 3 = 769.997 is lower than 770)
+    s = standard_for(day, area, "渝中区")
+    assert s is not None
+    at_s = _everyone_known(members, (round(s * 100) * members + fen) / 100, 0, area, day)
+    result = verdicts(at_s)
+    assert result["dibao"] == ("likely" if fen < 0 else "unlikely")
+    assert result["dibao_edge"] == ("unlikely" if fen < 0 else "likely")
+    edge = round(s * 150) * members + fen
+    at_edge = _everyone_known(members, edge / 100, 0, area, day)
+    assert verdicts(at_edge)["dibao_edge"] == ("likely" if fen < 0 else "unlikely")
+    limit = round(s * 2400) * members + fen
+    savings = _everyone_known(members, 0, limit / 100, area, day)
+    if day >= dt.date(2022, 1, 1):  # the first recorded asset limit
+        assert verdicts(savings)["dibao"] == ("likely" if fen <= 0 else "unlikely")
+    document = assess(Household.from_dict(at_s)).to_dict()
+    assert abs(document["per_capita_income"] - (s * members + fen / 100) / members) <= 0.01
+    if fen < 0:  # the gap to the standard, to the fen
+        assert document["programs"]["dibao"]["amount_estimate"] == pytest.approx(-fen / 100)
