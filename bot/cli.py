@@ -111,8 +111,9 @@ def cmd_screen(args: argparse.Namespace) -> None:
         _print_json(assessment.to_dict())
         return
     from bot.render import render
+    from dialogues.screening import short_source
 
-    sys.stdout.write(render("cli", "screen", assessment=assessment.to_dict()))
+    sys.stdout.write(render("cli", "screen", assessment=assessment.to_dict(), cite=short_source))
 
 
 def cmd_triage(args: argparse.Namespace) -> None:

@@ -379,13 +379,13 @@ def test_cli_screen_json_on_the_contract_example(
 def test_cli_screen_explains_in_chinese(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     main(["screen", str(write_household(tmp_path))])
     text = capsys.readouterr().out
-    likely, unlikely = text.index("【可能符合】"), text.index("【不太符合】")
+    likely, unlikely = text.index("【很可能符合】"), text.index("【不太符合】")
     assert likely < text.index("最低生活保障") < unlikely
     assert likely < text.index("医疗救助") < unlikely
     assert unlikely < text.index("特困人员")
     assert "估算每月约280元" in text
     assert "家庭月人均收入350元，低于当地农村低保标准630元" in text
-    assert "004_facdb4cf398febe9.txt 一(一)" in text
+    assert "（依据：渝民〔2022〕239号 一(一)）" in text  # the document number, not the file
     assert "到哪里申请" in text
     assert "30个工作日" in text
     assert "这是预筛查结果，不是审批决定" in text
@@ -415,7 +415,7 @@ def test_cli_screen_text_for_other_households(
     assert "社会救助预筛查结果" in text
     assert "None" not in text
     if "hardship" in changes:
-        assert text.index("！情况紧急时") < text.index("【可能符合】")
+        assert text.index("！情况紧急时") < text.index("【很可能符合】")
     if "area" in changes:
         assert "要看按城市还是农村" in text
     if "members" in changes and len(changes["members"]) == 2:
