@@ -14,7 +14,6 @@ import json
 import re
 import subprocess
 import sys
-import timeit
 from pathlib import Path
 from typing import Any
 
@@ -322,23 +321,6 @@ def test_texts_live_in_the_data_file_not_in_the_code() -> None:
     ]
     assert literals
     assert not [s for s in literals if re.search(r"[\u4e00-\u9fff]", s)]
-
-
-# --- speed ----------------------------------------------------------------------------------
-
-
-def test_assess_takes_well_under_a_millisecond() -> None:
-    household = example(
-        members=[
-            EXAMPLE["members"][0],
-            {"age": 40, "disability_grade": 2, "disability_kind": "physical", "income": NO_INCOME},
-            {"age": 10, "student": True, "income": NO_INCOME},
-        ]
-    )
-    assess(household)  # load files and compile templates once
-    runs = 50
-    best = min(timeit.repeat(lambda: assess(household), number=runs, repeat=5)) / runs
-    assert best < 0.001, f"{best * 1000:.2f} ms"
 
 
 # --- `residentbot screen`, end to end -------------------------------------------------------
