@@ -14,7 +14,9 @@ Text and /start, /help, /menu (registered with `set_my_commands`, commands.yaml)
 the router with the `update_id` as delivery id: a repeated update has no second effect
 and sends nothing. Choices come as an inline keyboard, one big button a row, whose
 callback data is the digit; a press is answered (so the client stops waiting), the
-keyboard is taken off that message, and the digit goes to the router as if typed.
+keyboard is taken off that message, and the digit goes to the router as if typed. Only
+the newest keyboard of a chat counts: a press under an older message (the menu the
+resident scrolled back to) is answered with a note and taken off, and changes nothing.
 Replies are HTML, escaped by the telegram templates (bot/render.py), cut into messages
 under 4096 characters; outbound calls go through PTB's `AIORateLimiter`.
 Nothing logs chat ids or text.
@@ -63,6 +65,8 @@ ALLOWED_UPDATES = ("message", "callback_query")
 COMMANDS_FILE = Path(__file__).resolve().parent / "commands.yaml"
 OTHER = "tgother"  # store namespace: non-text updates already answered
 OTHER_TTL = 7 * 24 * 3600.0
+KEYBOARD = "tgkeyboard"  # store namespace: the message id of each chat's newest keyboard
+KEYBOARD_TTL = 8 * 24 * 3600.0  # as long as a session is remembered
 RETRY_START = 30.0  # seconds between start-up attempts while the Bot API is unreachable
 _CHOICE = re.compile(r"[1-9][0-9]?")
 
@@ -260,6 +264,18 @@ class TelegramChannel:
         if chat is None or chat.type != ChatType.PRIVATE or not _CHOICE.fullmatch(query.data or ""):
             await _quietly(query.answer())
             return
+        if query.message is not None:
+            try:
+                newest = await self.store.get(KEYBOARD, str(chat.id))
+            except StoreUnavailable:
+                self._unavailable.add(update.update_id)
+                return
+            # Message ids grow within a chat: an older one is below the newest keyboard's.
+            if newest is not None and query.message.message_id < int(newest["message_id"]):
+                note = render_reply(CHANNEL, "telegram_old_button", {}).text
+                await _quietly(query.answer(note))
+                await _quietly(query.edit_message_reply_markup(reply_markup=None))
+                return
         await self._converse(update, str(query.data), query)
 
     async def _on_other(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -310,9 +326,12 @@ class TelegramChannel:
             parts = split_html(reply.text)
             for n, part in enumerate(parts, 1):
                 markup = keyboard(reply.choices) if reply.choices and n == len(parts) else None
-                await bot.send_message(
+                sent = await bot.send_message(
                     chat_id, part, parse_mode=ParseMode.HTML, reply_markup=markup
                 )
+                if markup is not None:
+                    newest = {"message_id": sent.message_id}
+                    await self.store.put(KEYBOARD, str(chat_id), newest, ttl=KEYBOARD_TTL)
 
     def sender(self) -> TelegramSender:
         return TelegramSender(self)

@@ -261,6 +261,33 @@ async def test_a_button_press_is_answered_and_goes_on_as_the_digit(
     assert len(api.calls) == calls
 
 
+async def test_a_button_under_an_older_message_is_answered_but_not_taken(
+    telegram: tuple[Services, Client, FakeBotApi],
+) -> None:
+    """Only the newest keyboard counts: a resident scrolling up and pressing "1" under
+    the menu must not answer the question asked since."""
+    services, client, api = telegram
+    await post(client, text_update(1, "/start"))
+    menu = api._message_id  # the menu, with its keyboard
+    await post(client, text_update(2, "测一测"))
+    await post(client, text_update(3, "渝中区"))
+    area = api._message_id  # 城镇 / 农村, with its keyboard
+    assert area != menu
+    before = await session_of(services, f"telegram:{CHAT}")
+    sent = len(api.sent())
+    assert await post(client, press(4, "1", menu)) == 200
+    (answered,) = api.made("answerCallbackQuery")
+    assert answered["callback_query_id"] == "cq4"
+    assert "过期" in answered["text"]
+    (cleared,) = api.made("editMessageReplyMarkup")
+    assert cleared["message_id"] == menu
+    assert len(api.sent()) == sent  # nothing said: the question stays as it was
+    after = await session_of(services, f"telegram:{CHAT}")
+    assert (after["state"], after["answers"]) == (before["state"], before["answers"])
+    assert await post(client, press(5, "1", area)) == 200  # the newest one works
+    assert (await session_of(services, f"telegram:{CHAT}"))["answers"]["area"] == "urban"
+
+
 async def test_a_full_screening_with_inline_keyboards(
     telegram: tuple[Services, Client, FakeBotApi],
 ) -> None:
@@ -277,7 +304,7 @@ async def test_a_full_screening_with_inline_keyboards(
         labels = {label.split(" ", 1)[1]: data for label, data in buttons(last)}
         if text in labels:  # a question with buttons: press the one that says it
             pressed += 1
-            await post(client, press(update_id, labels[text], 2000 + update_id))
+            await post(client, press(update_id, labels[text], api._message_id))
         else:
             await post(client, text_update(update_id, text))
 
