@@ -205,7 +205,7 @@ class Flow:
         session.failures += 1
         says = [Say.from_dict(session.hint)] if session.hint else state.ask(session)
         if session.failures >= MAX_FAILURES:
-            says.append(Say("stuck", {"can_skip": state.skip is not None}))
+            says.append(Say("stuck", {"can_skip": state.skip is not None, "flow": self.name}))
         return Turn(says)
 
     def back(self, session: Session) -> Turn:

@@ -138,7 +138,7 @@ def test_an_unparsed_answer_is_reasked_with_an_example_then_a_person_or_skipping
     assert FLOW.handle(session, "lots") is None
     turn = FLOW.retry(session)
     assert templates(turn.says) == ["h_count", "stuck"]
-    assert turn.says[1].values == {"can_skip": False}  # `count` has no skip
+    assert turn.says[1].values == {"can_skip": False, "flow": FLOW.name}  # `count` has no skip
     assert session.failures == MAX_FAILURES
     FLOW.handle(session, "2")
     assert session.failures == 0

@@ -176,4 +176,9 @@ def test_unclear_answers_are_reasked_with_an_example() -> None:
     FLOW.handle(session, "嗯？")
     turn = FLOW.retry(session)
     assert turn.says[-1].template == "stuck"
-    assert turn.says[-1].values == {"can_skip": False}  # consent cannot be skipped
+    assert turn.says[-1].values["can_skip"] is False  # consent cannot be skipped
+    # 人工 here only asks the same again (the resident is on the way to a person):
+    # the way out is offered instead
+    stuck = render_reply("sms", "stuck", turn.says[-1].values).text
+    assert "人工" not in stuck
+    assert "退出" in stuck
