@@ -82,6 +82,7 @@ class Rule:
     pattern: re.Pattern[str]
     companions: tuple[re.Pattern[str], ...]  # each must also match near the pattern
     window: int
+    apart: bool  # a companion must not overlap the pattern's match: two signs, not one
 
 
 @dataclass(frozen=True)
@@ -162,7 +163,7 @@ class Triager:
             name=name,
             level=level,
             rules=tuple(
-                self._rule(rule, f"{where}.also[{n}]" if n else where)
+                self._rule(rule, f"{where}.also[{n - 1}]" if n else where)
                 for n, rule in enumerate([spec, *also])
             ),
             cleared_by=tuple(self.cues[c] for c in spec.get("cleared_by") or []),
@@ -175,6 +176,7 @@ class Triager:
             pattern=_compile(spec.get("patterns") or [], where),
             companions=tuple(_compile(group, f"{where}.with") for group in spec.get("with") or []),
             window=int(spec.get("window", 30)),
+            apart=bool(spec.get("apart", False)),
         )
 
     def _check(self, data: Mapping[str, Any]) -> None:
@@ -231,6 +233,9 @@ class Triager:
         lo, hi = max(0, start - rule.window), end + rule.window
         for companion in rule.companions:
             near = companion.search(text, lo, hi)
+            if rule.apart:
+                while near is not None and near.start() < end and near.end() > start:
+                    near = companion.search(text, near.start() + 1, hi)
             if near is None:
                 return None
             start, end = min(start, near.start()), max(end, near.end())

@@ -196,11 +196,14 @@ def test_a_hypothetical_encounter_clears_violence() -> None:
         ("日子过不下去了，以后不麻烦你们了", "emergency"),
         ("对不起大家了 我先走一步", "emergency"),
         ("我现在站在桥上 不想回去了", "emergency"),
+        ("帮我跟娃儿说 爸爸对不起他们 以后要听妈妈的话", "emergency"),  # two farewells
         # one alone is an ordinary message
         ("我不想拖累儿女，想自己申请低保", "none"),
         ("日子过不下去了，想问问低保怎么申请", "none"),
         ("我先走一步了 明天再来办", "none"),
         ("我站在桥上等车", "none"),
+        ("以后要听妈妈的话", "none"),
+        ("材料都准备好了 对不起让你们久等了", "none"),
     ],
 )
 def test_indirect_suicide_talk_needs_two_signs(text: str, level: str) -> None:
@@ -227,6 +230,21 @@ def test_a_breaker_ends_the_hypothetical() -> None:
 )
 def test_questions_about_others_are_none(text: str) -> None:
     assert triage(text).level == "none"
+
+
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        ("我家娃儿在学校被同学打了 老师已经处理了", "none"),
+        ("他打我 派出所已经处理了 但是他现在又来了", "emergency"),
+        ("我以前想过自杀 现在好了 想做心理咨询", "none"),
+        ("我以前想过自杀 现在又想了", "emergency"),
+        ("村上说今年可能要发洪水 让我们提前准备", "none"),
+        ("涨水了 已经淹到腰了", "emergency"),
+    ],
+)
+def test_resolved_and_forecast(text: str, level: str) -> None:
+    assert triage(text).level == level
 
 
 def test_about_oneself_is_not_about_others() -> None:
@@ -281,6 +299,16 @@ def test_past_and_present(text: str, level: str) -> None:
         "没有人打我 我是想问妇联的电话",
         "娃儿一个人在屋头写作业 我下班就回去 想问托育补贴",
         "我之前被房东赶出来过 现在租到房子了",
+        "我老公死了好几年了 能申请低保吗",
+        "屋头的狗死了 好伤心",
+        "这个视频火起来了",
+        "看到账单我都出冷汗了",
+        "你们要打我电话吗",
+        "用绳子捆东西",
+        "切菜割手了",
+        "腿疼 从屁股痛到膝盖",
+        "我们村的路被水冲了一截 车子过不去",
+        "昨晚进贼了 东西被偷光了 能报案吗",
     ],
 )
 def test_ordinary_questions_are_none(text: str) -> None:
@@ -543,8 +571,9 @@ MINIMUM_SIZE = {
     "triage_holdout.yaml": 60,
     "triage_fresh.yaml": 150,
     "triage_blind.yaml": 100,
+    "triage_unseen.yaml": 100,
 }
-TUNED = ["triage.yaml", "triage_fresh.yaml", "triage_blind.yaml"]
+TUNED = ["triage.yaml", "triage_fresh.yaml", "triage_blind.yaml", "triage_unseen.yaml"]
 
 
 def test_evaluation_sets_are_large_enough() -> None:
