@@ -11,7 +11,9 @@ One inbound SMS, under a lock on its number:
    triaged first; the resident wrote to us, and life comes before the preference).
 3. 全文/继续 sends the rest of a reply that was too long for 3 parts, if one is waiting.
 4. Anything else goes to the router; its replies are joined and split into at most 3
-   numbered parts (integrations/sms/segments.py).
+   numbered parts (integrations/sms/segments.py). A turn ends with what the resident is
+   asked, which is kept whole (the text before it is cut instead), except after an
+   emergency: then the safety advice and the reference come first, whole.
 
 Numbers are kept as E.164 (+8613812345678) whichever gateway they came from, so a
 resident is the same person on every route. Nothing logs numbers or text.
@@ -37,7 +39,7 @@ from bot.messages import Inbound, Reply
 from bot.render import render_reply
 from bot.store import Store
 from integrations.sms.gateway import Gateway, GatewayError
-from integrations.sms.segments import split
+from integrations.sms.segments import split, split_turn
 from knowledge.text import compact
 from knowledge.triage import triage
 
@@ -177,12 +179,16 @@ class SmsChannel:
                 return await self.compose(number, [str(waiting["rest"])])
         inbound = Inbound(CHANNEL, number, message.text, message.delivery_id)
         handled = await self.inbox.handle(inbound)
-        return await self.compose(number, [reply.text for reply in handled.replies])
+        texts = [reply.text for reply in handled.replies]
+        return await self.compose(number, texts, said=message.text)
 
-    async def compose(self, number: str, texts: Sequence[str]) -> list[str]:
-        """One turn's replies as at most 3 SMS; the rest waits for 全文."""
-        text = "\n".join(t.strip() for t in texts if t.strip())
-        result = split(text, more=self._say("sms_more"))
+    async def compose(self, number: str, texts: Sequence[str], said: str = "") -> list[str]:
+        """One turn's replies as at most 3 SMS; the rest waits for 全文. `said`: the
+        message answered (after an emergency its whole text comes first)."""
+        result = split_turn(texts, more=self._say("sms_more"))
+        if result.truncated and said and triage(said).level == "emergency":
+            text = "\n".join(t.strip() for t in texts if t.strip())
+            result = split(text, more=self._say("sms_more"))
         if result.truncated:
             await self.store.put(MORE, number, {"rest": result.rest}, ttl=MORE_TTL)
         else:

@@ -130,13 +130,17 @@ def split_turn(texts: Sequence[str], more: str = "", max_parts: int = MAX_PARTS)
     """The SMS for one turn's replies. A turn ends with what the resident is asked (the
     question an answer interrupted, a consent to give): when the whole turn is too long,
     that last reply is kept whole and what comes before it is cut after a sentence, with
-    `more` there (the rest waits for 全文). A turn that fits, or whose last reply alone
+    `more` there (the rest waits for 全文). A reply ending with a colon (我们接着刚才的问题：)
+    leads in to the next and stays with it. A turn that fits, or whose last reply alone
     could not fit, is split as one text."""
     texts = [t.strip() for t in texts if t.strip()]
     whole = split("\n".join(texts), more=more, max_parts=max_parts)
     if not whole.truncated or len(texts) < 2:
         return whole
-    head, tail = "\n".join(texts[:-1]), texts[-1]
+    last = len(texts) - 1
+    while last > 1 and texts[last - 1].endswith(("：", ":")):
+        last -= 1
+    head, tail = "\n".join(texts[:last]), "\n".join(texts[last:])
     room = max_parts * (PART - len(label(max_parts, max_parts)))
     budget = room - sms_length(more) - sms_length(tail) - 1
     ends = [i + 1 for i, ch in enumerate(head) if ch in SENTENCE_ENDS]

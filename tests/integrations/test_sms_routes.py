@@ -4,6 +4,7 @@ malformed and repeated deliveries; opt-out; a full screening by SMS."""
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -403,6 +404,25 @@ async def test_a_question_mid_questionnaire_is_answered_and_the_question_still_a
     joined = "".join(texts)
     assert "770" in joined  # the answer
     assert "几口人" in joined  # and, in the same SMS, the question it interrupted
+
+
+async def test_a_long_turn_keeps_the_question_whole_and_the_answer_waits_for_full_text(
+    sms: tuple[Services, Client, GatewayRecorder],
+) -> None:
+    _, client, _ = sms
+    for n, text in enumerate(["测一测", "渝中区", "城镇", "没有", "68 66"]):
+        await twilio(client, text, f"SM065{n}")
+    _, texts = await twilio(client, "支出型困难家庭是啥子", "SM0660")  # a long answer
+    well_formed(texts)
+    joined = "".join(re.sub(r"^\(\d/\d\)", "", t) for t in texts)
+    assert "支出型" in joined  # the answer begins
+    assert "“全文”看后面" in joined  # the rest of it on request
+    question = "我们接着刚才的问题：\n您本人有下面的情况吗？可多选，比如：1 4\n1 残疾"
+    assert question in joined  # and the question it interrupted, whole
+    assert joined.endswith("5 都没有")
+    _, rest = await twilio(client, "全文", "SM0661")
+    well_formed(rest)
+    assert "依据" in "".join(rest)
 
 
 async def test_an_urgent_message_asks_for_consent_within_the_three_parts(

@@ -113,10 +113,10 @@ def test_a_turn_too_long_keeps_its_last_reply_whole_and_cuts_what_comes_before()
     assert len(result.parts) == MAX_PARTS
     assert all(sms_length(p) <= PART for p in result.parts)
     sent = strip_labels(result.parts)
-    assert sent.endswith(QUESTION)  # what the resident is asked arrives now
+    assert sent.endswith("我们接着刚才的问题：\n" + QUESTION)  # asked now, with its lead-in
     assert f"。{MORE}" in sent  # the answer is cut after a sentence and offers the rest
     head = sent[: sent.index(MORE)]
-    assert head + result.rest == answer + "\n我们接着刚才的问题："
+    assert head + result.rest == answer
 
 
 def test_a_turn_that_fits_is_split_as_one_text() -> None:
