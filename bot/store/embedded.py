@@ -254,11 +254,27 @@ class EmbeddedStore:
                 self.path, isolation_level=None, timeout=self.busy_timeout,
                 check_same_thread=False,
             )  # fmt: skip
-            db.execute("PRAGMA journal_mode=WAL")
+            _into_wal(db, self.busy_timeout)
             db.execute(f"PRAGMA synchronous={self.synchronous}")
             db.executescript(SCHEMA)
             self._db = db
         return self._db
+
+
+def _into_wal(db: sqlite3.Connection, busy_timeout: float) -> None:
+    """WAL mode (kept in the file once set). Switching a new file to it needs the file
+    to itself and SQLite answers "database is locked" at once, without its busy wait,
+    when another connection opens the same new file at that moment (a second instance,
+    `residentbot users` beside a first start): try again until the busy timeout."""
+    deadline = time.monotonic() + busy_timeout
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)  # on the store's own thread
 
 
 class _EmbeddedUnit(Unit):

@@ -239,6 +239,16 @@ async def test_concurrent_incr_counts_every_call(store: Store) -> None:
     assert sorted(counts) == list(range(1, 51))
 
 
+async def test_incr_from_two_instances_counts_every_call(backend: Backend) -> None:
+    """One count for every process: the per-sender rate limit (bot/ratelimit.py) holds
+    across servers sharing a Redis (and across two connections to one file)."""
+    first, second = backend.open(), backend.open()
+    counts = await asyncio.gather(
+        *(s.incr("rate", SENDER, 60) for _ in range(20) for s in (first, second))
+    )
+    assert sorted(counts) == list(range(1, 41))
+
+
 async def test_delete_resets_a_counter(store: Store) -> None:
     for _ in range(3):
         await store.incr("rate", SENDER, 60)
