@@ -25,7 +25,15 @@
     div.className = "msg " + who;
     div.textContent = text;
     log.insertBefore(div, end);
-    end.scrollIntoView(false);
+    reveal(div);
+    return div;
+  }
+
+  /* After a message: the buttons and the box to type in come into view (they are below
+     the conversation), unless that hides the start of the message: then its start. */
+  function reveal(last) {
+    form.scrollIntoView(false);
+    if (last && last.getBoundingClientRect().top < 0) { last.scrollIntoView(true); }
   }
 
   function offer(list) {
@@ -43,12 +51,12 @@
   }
 
   function showReplies(replies) {
-    var last = [];
+    var last = [], div = null;
     for (var i = 0; i < replies.length; i++) {
-      show("bot", replies[i].text);
+      div = show("bot", replies[i].text);
       last = replies[i].choices || [];
     }
-    if (replies.length) { offer(last); }
+    if (replies.length) { offer(last); reveal(div); }
   }
 
   function request(method, url, body, done) {
@@ -105,5 +113,5 @@
   window.setInterval(poll, 20000);
   /* coming back to the page (the interval skips a hidden one): fetch at once */
   document.addEventListener("visibilitychange", poll);
-  end.scrollIntoView(false);
+  reveal(end.previousElementSibling);
 }());

@@ -86,3 +86,35 @@ async def test_a_staff_reply_shows_as_soon_as_the_resident_writes_or_comes_back(
             await expect(bots.filter(has_text="已经到楼下了")).to_have_count(1, timeout=5000)
         finally:
             await browser.close()
+
+
+async def test_after_each_answer_on_a_phone_the_choices_and_the_box_are_in_view(
+    tmp_path: Path,
+) -> None:
+    """An elderly resident should not have to find the buttons below the fold."""
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.fail("chromium is not installed: run the tests with scripts/test")
+    async with serving(tmp_path) as (_services, client), async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            page = await browser.new_page(viewport={"width": 360, "height": 640})
+            await page.goto(str(client.make_url("/chat")))
+            bots = page.locator(".msg.bot")
+            await page.fill("#text", "低保标准是多少")
+            await page.click("#send button")
+            await expect(bots).to_have_count(2)
+            # a long answer taller than the screen is shown from its start
+            top = await bots.last.evaluate("e => e.getBoundingClientRect().top")
+            assert 0 <= top < 640
+            for count, text in ((4, "测一测"), (5, "渝中区")):
+                await page.fill("#text", text)
+                await page.click("#send button")
+                await expect(bots).to_have_count(count)
+                await expect(bots.last).to_be_in_viewport()
+                await expect(page.locator("#text")).to_be_in_viewport()
+            await expect(page.locator("#choices button")).to_have_count(2)  # 城镇, 农村
+            for button in await page.locator("#choices button").all():
+                await expect(button).to_be_in_viewport()
+        finally:
+            await browser.close()
