@@ -38,6 +38,7 @@ ROLES = {
     "triage_fresh.yaml": "residents' phrasing, written before reading the patterns; tuned against",
     "triage_blind.yaml": "written before the fixes the fresh set prompted; its misses seen since",
     "triage_unseen.yaml": "written after those fixes and measured once; tuned against since",
+    "triage_final.yaml": "written after the next round and measured once; tuned against since",
 }
 SETS = tuple(EVAL_DIR / name for name in ROLES)
 GOALS = {"emergency_recall": 1.0, "urgent_recall": 0.95, "false_alarm_max": 0.05}
