@@ -196,6 +196,19 @@ async def test_the_queue_names_the_holder_as_colleagues_know_them(
     assert "staff_a" not in body  # the login name is not how colleagues know each other
 
 
+async def test_a_card_without_a_phone_says_so_instead_of_a_chat_address(
+    server: Server, browser: Make
+) -> None:
+    web = await server.referral(TOWNSHIP_A, contact=None, channel="web", address="f" * 32)
+    sms = await server.referral(TOWNSHIP_A, contact=None, channel="sms", address="+8613900001111")
+    b = browser()
+    await b.login("staff_a")
+    _, body = await b.get("/console/queue")
+    cards = dict(re.findall(r'data-reference="(\d+)".*?class="contact">([^<]*)<', body, re.S))
+    assert cards[web.reference].split() == ["网页聊天", "未留电话"]  # not a masked browser id
+    assert cards[sms.reference].split() == ["短信", "139****1111"]  # the number they wrote from
+
+
 async def test_acting_before_claiming_is_refused(server: Server, browser: Make) -> None:
     referral = await server.referral(TOWNSHIP_A)
     b = browser()
