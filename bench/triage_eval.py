@@ -7,7 +7,8 @@ it prints precision and recall per level, the confusion matrix, the false-alarm 
 `none` messages and the expected signals that were not named; then the time per message.
 
 Goals (RULES.md "Urgency (triage)"): every emergency caught (recall 100 %), urgent recall
->= 95 %, false alarms on `none` messages <= 5 %. Exits 1 if a set misses a goal.
+>= 95 %, false alarms on `none` messages <= 5 %. Exits 1 if a set misses a goal: the untuned
+set does, since it measures wordings nobody wrote a pattern for.
 Recall and precision count the exact level; an urgent message called an emergency is a
 miss of `urgent` (and a false emergency), not a catch.
 """
@@ -39,6 +40,7 @@ ROLES = {
     "triage_blind.yaml": "written before the fixes the fresh set prompted; its misses seen since",
     "triage_unseen.yaml": "written after those fixes and measured once; tuned against since",
     "triage_final.yaml": "written after the next round and measured once; tuned against since",
+    "triage_untuned.yaml": "written after the last round, never tuned against: new wordings",
 }
 SETS = tuple(EVAL_DIR / name for name in ROLES)
 GOALS = {"emergency_recall": 1.0, "urgent_recall": 0.95, "false_alarm_max": 0.05}
@@ -163,6 +165,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     for report in reports:
         print_report(report, args.misses)
     texts = [item.text for path in SETS for item in load_set(path)]
+    heads = ("emerg P", "emerg R", "urgent P", "urgent R", "false")
+    print(f"{'set':<22} {'n':>4}" + "".join(f"{h:>9}" for h in heads))
+    for r in reports:
+        cells = (
+            r.precision("emergency"),
+            r.recall("emergency"),
+            r.precision("urgent"),
+            r.recall("urgent"),
+            r.false_alarms,
+        )
+        print(f"{r.name:<22} {r.size:>4}" + "".join(f"{c:>9.1%}" for c in cells))
     t = timing(texts, args.rounds)
     print(
         f"time per message over {len(texts)} messages x {args.rounds}: "
