@@ -482,6 +482,15 @@ def test_the_full_result_gives_each_reason_its_own_line_in_the_notices_words() -
         assert "“不太符合”" in run.result["notice"]
 
 
+def test_the_sms_detail_joins_reasons_without_doubled_stops() -> None:
+    run = complete({"size": "2"})  # 不知道 to all else: every programme is to be checked
+    assert run.last is not None
+    detail = render_reply("sms", "screening_detail", run.last.says[0].values).text
+    assert "要核实" in detail
+    assert "。；" not in detail
+    assert "。（" not in detail
+
+
 def test_an_urgent_result_offers_the_referral_at_the_urgent_level() -> None:
     run = complete(WORST_CASES["urgent"])
     assert run.result["urgency"] == "urgent"
