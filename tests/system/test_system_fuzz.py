@@ -34,6 +34,7 @@ from twilio.request_validator import RequestValidator
 from bot.app import MAX_BODY, Services
 from bot.console.common import CONSOLE
 from bot.messages import MAX_TEXT
+from bot.web import TRANSCRIPT, address
 from integrations.telegram.channel import SECRET_HEADER
 from tests.channel_support import GatewayRecorder, gateway_server, serving
 from tests.console.helpers import LOG2_N
@@ -94,7 +95,7 @@ TEXT = st.one_of(
 )
 SPOKEN = TEXT.filter(lambda t: t.strip() != "")  # a message a resident could send
 FUZZ = settings(
-    max_examples=40,
+    max_examples=30,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -484,6 +485,19 @@ async def test_operator_referral_form_takes_any_text(
     no_server_error(answer.status, body)
     assert answer.status in (200, 303, 400, 413), body[:300]
     escaped(body)
+
+
+async def test_a_message_over_the_length_cap_is_cut_not_refused(app: Fuzzed) -> None:
+    app.client.session.cookie_jar.clear(lambda c: c.key == "rb_chat")
+    text = "我家的情况" * (MAX_TEXT // 5) + "后面这些字不会被看到" * 50
+    answer = await app.client.post("/api/chat", json={"text": text, "id": "long-1"})
+    assert answer.status == 200, await answer.text()
+    assert (await answer.json())["replies"]
+    cookie = app.client.session.cookie_jar.filter_cookies(app.client.make_url("/"))["rb_chat"]
+    shown = await app.services.store.get(TRANSCRIPT, address(cookie.value))
+    assert shown is not None
+    said = [e["text"] for e in shown["log"] if e["who"] == "me"]
+    assert said == [text[:MAX_TEXT]]
 
 
 @pytest.mark.parametrize(
