@@ -8,7 +8,8 @@
   `{"replies": [{"text", "text_html", "choices"}], "duplicate": false}`.
   `text_html` is as rendered (escaped by the web templates); `text` is the same as plain
   text, which the page's script puts in with textContent, never as HTML.
-- `GET /api/chat/poll`: messages sent to this browser later (a staff reply), once.
+- `GET /api/chat/poll`: messages sent to this browser later (a staff reply), once
+  (loading the page shows them too, and then they are no longer waiting).
 
 Each browser is its own resident: a random cookie (HttpOnly, SameSite=Lax) whose hash is
 the sender address, so that the address kept with a referral cannot be used as the
@@ -145,13 +146,21 @@ class WebChat:
     async def page(self, request: web.Request) -> web.Response:
         cookie, new = self._identify(request)
         try:
-            kept = None if new else await self.store.get(TRANSCRIPT, address(cookie))
+            kept = None if new else await self._shown(address(cookie))
             response = self._page(kept["log"] if kept else [])
         except StoreUnavailable:
             response = self._page([], unavailable=True, status=503)
         if new:
             self._set_cookie(request, response, cookie)
         return response
+
+    async def _shown(self, sender: str) -> dict[str, Any] | None:
+        """The conversation the page shows, which holds every message sent later too:
+        those are no longer waiting for a poll (else the page would show them twice)."""
+        async with self.store.lock(f"webchat:{sender}"):
+            kept = await self.store.get(TRANSCRIPT, sender)
+            await self.store.delete(OUTBOX, sender)
+            return kept
 
     def _page(
         self, log: list[dict[str, Any]], *, unavailable: bool = False, status: int = 200

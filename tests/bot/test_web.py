@@ -179,6 +179,19 @@ async def test_a_message_sent_later_is_polled_once_and_kept_on_the_page(
     assert "工作人员回复：&lt;请&gt;明天上午来窗口。" in page
 
 
+async def test_a_message_shown_by_loading_the_page_is_not_polled_again(
+    web: tuple[Services, Client],
+) -> None:
+    """The page shows the whole conversation kept for it, later messages included: a
+    poll after it must not show them a second time."""
+    services, client = web
+    await chat(client, "你好", "q1")
+    await services.delivery.send("web", address(cookie_of(client)), [Reply("工作人员：明天上门。")])
+    page = await (await client.get("/chat")).text()
+    assert "工作人员：明天上门。" in page
+    assert (await (await client.get("/api/chat/poll")).json()) == {"replies": []}
+
+
 async def test_a_full_screening_in_the_web_chat(web: tuple[Services, Client]) -> None:
     services, client = web
     last: dict[str, Any] = await chat(client, "测一测", "s0")
