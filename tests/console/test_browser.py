@@ -291,6 +291,24 @@ async def test_the_lookup_answers_and_screens(running: Running) -> None:
     await context.close()
 
 
+async def test_the_users_page_reads_on_a_phone(running: Running) -> None:
+    context = await running.context()
+    page = await context.new_page()
+    problems = watch(page)
+    await log_in(page, running.url, "boss")
+    await page.goto(running.url + "/console/users")
+    await expect(page.locator("#users tr[data-user='staff_a']")).to_contain_text("张三")
+    # a name or a role on a line, not a character a line
+    heights = await page.eval_on_selector_all(
+        "#users td[data-label]", "cells => cells.map(td => td.getBoundingClientRect().height)"
+    )
+    assert heights
+    assert max(heights) < 60, heights
+    assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert problems == []
+    await context.close()
+
+
 async def test_forms_without_their_csrf_token_are_refused(running: Running) -> None:
     referral = await running.referral(TOWNSHIP_A, key="csrf")
     context = await running.browser.new_context(viewport=PHONE, bypass_csp=True)
