@@ -91,6 +91,7 @@ _NUMERAL = re.compile(r"[0-9零〇一二两三四五六七八九十百]")
 _COUNT_WORDS = re.compile(r"口|个人|人$|个$|几个|我和|我跟|我与|就我|独居|一家")
 _AGE_SPLIT = re.compile(r"[\s,，、;；/和]+")
 _AGE_GAP = re.compile(r"(?<=[0-9])(?=[^0-9岁.年月号日])|(?<=[岁了])")
+_LODGING = re.compile(r"租|借住|寄住|住(?:在)?(?:亲戚|别人|子女|儿子|女儿|朋友|单位)")  # no home of one's own
 _SEED = re.compile(r"(\d{3}_[0-9a-f]{16}\.txt)")
 _FACTS_NOTE = re.compile(r"\s*[（(]policy_facts\.md\s*§\d+[)）]")
 
@@ -802,9 +803,13 @@ def ask_homes(session: Session) -> list[Say]:
 
 
 def answer_homes(session: Session, text: str) -> Step:
+    """A count of homes; 租房住, 住亲戚家 (renting, lodging) without a figure: none."""
     count = parse_count(text)
     if count is None:
-        return _again("screen_homes")
+        cleaned = normalize(text)
+        if not _LODGING.search(cleaned) or _NUMERAL.search(cleaned):
+            return _again("screen_homes")
+        count = 0
     return _record(session, "homes", count)
 
 

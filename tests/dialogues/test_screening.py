@@ -333,6 +333,23 @@ def test_vehicles_by_value_or_in_two_steps() -> None:
     assert run.verdict("dibao") == "unlikely"
 
 
+@pytest.mark.parametrize(
+    ("said", "homes"),
+    [("租房子住", 0), ("我们租的", 0), ("住亲戚家", 0), ("借住在女儿那里", 0), ("两套", 2),
+     ("自己有一套，还租了一间", None)],
+)  # fmt: skip
+def test_renting_or_lodging_is_no_home_of_ones_own(said: str, homes: int | None) -> None:
+    """A reply with no figure that says where they live instead counts as none; one
+    with a figure and more is re-asked, never guessed."""
+    session = Session()
+    step = screening.answer_homes(session, said)
+    if homes is None:
+        assert step.retry is not None
+    else:
+        assert step.retry is None
+        assert session.answers["homes"] == homes
+
+
 def test_unemployment_insurance_is_asked_after_months_without_income() -> None:
     run = complete(TWO_PERSON_HOUSEHOLDS["couple in 奉节, one working (wages apart)"])
     assert "insurance" in run.asked
