@@ -91,7 +91,8 @@ _NUMERAL = re.compile(r"[0-9零〇一二两三四五六七八九十百]")
 _COUNT_WORDS = re.compile(r"口|个人|人$|个$|几个|我和|我跟|我与|就我|独居|一家")
 _AGE_SPLIT = re.compile(r"[\s,，、;；/和]+")
 _AGE_GAP = re.compile(r"(?<=[0-9])(?=[^0-9岁.年月号日])|(?<=[岁了])")
-_LODGING = re.compile(r"租|借住|寄住|住(?:在)?(?:亲戚|别人|子女|儿子|女儿|朋友|单位)")  # no home of one's own
+# Renting or lodging: no home of one's own
+_LODGING = re.compile(r"租|借住|寄住|住(?:在)?(?:亲戚|别人|子女|儿子|女儿|朋友|单位)")
 _SEED = re.compile(r"(\d{3}_[0-9a-f]{16}\.txt)")
 _FACTS_NOTE = re.compile(r"\s*[（(]policy_facts\.md\s*§\d+[)）]")
 
