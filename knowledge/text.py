@@ -12,13 +12,14 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 LEXICON_FILE = Path(__file__).resolve().parent / "lexicon.yaml"
 
 _SPACES = re.compile(r"\s+")
-_KEEP = frozenset("LN")  # unicode categories kept by `compact`: letters and numbers
+REWRITE_PASSES = 3  # a rewrite can make a new variant ("特捆"+"供养" -> "特困供养")
 
 
 def fold(text: str) -> str:
@@ -27,8 +28,41 @@ def fold(text: str) -> str:
 
 
 def compact(text: str) -> str:
-    """`fold`, then keep only letters and digits (Chinese characters are letters)."""
-    return "".join(ch for ch in fold(text) if unicodedata.category(ch)[0] in _KEEP)
+    """`fold`, then keep only letters and digits (Chinese characters are letters).
+
+    `str.isalnum` is exactly "unicode category L* or N*" (tests/knowledge/test_text.py
+    checks every code point), and spaces go anyway, so `fold`'s spacing is skipped."""
+    return "".join(filter(str.isalnum, unicodedata.normalize("NFKC", text).lower()))
+
+
+def alternation(words: Iterable[str]) -> str:
+    """A regular expression matching any of `words`, the longest where several match, as
+    `"|".join` sorted longest first would, but built as a trie behind a check of the first
+    character: the engine then follows one branch per character instead of trying every
+    word at every position. Empty words are ignored; no words give a pattern that never
+    matches."""
+    trie: dict[str, Any] = {}
+    for word in words:
+        if word:
+            node = trie
+            for char in word:
+                node = node.setdefault(char, {})
+            node[""] = {}
+    if not trie:
+        return "(?!)"
+
+    def branch(node: dict[str, Any]) -> str:
+        alternatives = [re.escape(ch) + branch(child) for ch, child in sorted(node.items()) if ch]
+        if not alternatives:
+            return ""
+        ends = "" in node
+        body = "|".join(alternatives)
+        if len(alternatives) > 1 or ends:
+            body = f"(?:{body})"
+        return body + "?" if ends else body  # greedy: the longer word first
+
+    first = "".join(sorted(map(re.escape, trie)))
+    return f"(?=[{first}]){branch(trie)}"
 
 
 class Lexicon:
@@ -53,8 +87,7 @@ class Lexicon:
             key = compact(canonical)
             if key:
                 table.setdefault(key, key)
-        alternatives = sorted(table, key=len, reverse=True)
-        self._pattern = re.compile("|".join(map(re.escape, alternatives))) if table else None
+        self._pattern = re.compile(alternation(table)) if table else None
 
     def forms(self) -> dict[str, str]:
         """Every form the lexicon knows (variants and canonical terms) -> its term."""
@@ -66,9 +99,20 @@ class Lexicon:
             return text
         return self._pattern.sub(lambda m: self.table[m.group(0)], text)
 
+    def rewrite(self, text: str) -> str:
+        """`apply` until nothing changes: a typo rewritten next to a word can form a longer
+        variant ("特捆供养" -> "特困供养" -> "特困"), which must end where the correctly typed
+        words end. Stops after REWRITE_PASSES passes at most."""
+        for _ in range(REWRITE_PASSES):
+            again = self.apply(text)
+            if again == text:
+                break
+            text = again
+        return text
+
     def normalize(self, text: str) -> str:
         """`compact` then rewrite: the form in which queries and entries are compared."""
-        return self.apply(compact(text))
+        return self.rewrite(compact(text))
 
 
 @functools.cache

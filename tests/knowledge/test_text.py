@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+import sys
+import unicodedata
+
 import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from knowledge.text import LEXICON_FILE, Lexicon, compact, default_lexicon, fold
+from knowledge.text import LEXICON_FILE, Lexicon, alternation, compact, default_lexicon, fold
 
 
 def test_fold_makes_full_width_half_width() -> None:
@@ -65,3 +69,42 @@ def test_normalize_never_fails_and_is_idempotent(text: str) -> None:
     lexicon = default_lexicon()
     once = lexicon.normalize(text)
     assert lexicon.normalize(once) == once
+
+
+def test_compact_keeps_exactly_the_letters_and_numbers_of_unicode() -> None:
+    """`compact` filters with `str.isalnum`; that is unicode categories L* and N*, for
+    every code point of this Python's unicode database."""
+    differ = [
+        hex(c)
+        for c in range(sys.maxunicode + 1)
+        if chr(c).isalnum() != (unicodedata.category(chr(c))[0] in "LN")
+    ]
+    assert differ == []
+    assert compact("Ｄｉｂａｏ　低保①，２０２５！") == "dibao低保12025"
+
+
+@given(
+    st.lists(st.text(alphabet="低保户五特困", min_size=1, max_size=4), max_size=8),
+    st.text(alphabet="低保户五特困x", max_size=30),
+)
+def test_alternation_matches_what_longest_first_alternatives_match(
+    words: list[str], text: str
+) -> None:
+    plain = "|".join(map(re.escape, sorted(set(words), key=len, reverse=True))) or "(?!)"
+    assert re.findall(alternation(words), text) == re.findall(plain, text)
+
+
+def test_alternation_of_no_words_never_matches() -> None:
+    assert re.search(alternation([]), "低保") is None
+    assert re.search(alternation([""]), "低保") is None
+
+
+def test_a_rewrite_that_makes_a_longer_variant_is_rewritten_again() -> None:
+    """特捆 (a typo) becomes 特困, which with 供养 is the variant 特困供养 of 特困: the
+    result is what the correctly typed words give."""
+    lexicon = Lexicon({"特困": ["特捆", "特困供养"]})
+    assert lexicon.apply(compact("特捆供养")) == "特困供养"  # one pass
+    assert lexicon.normalize("特捆供养") == lexicon.normalize("特困供养") == "特困"
+    assert default_lexicon().normalize("特捆供养是啥") == default_lexicon().normalize(
+        "特困供养是啥"
+    )
