@@ -8,17 +8,21 @@ speech merges folded together (n/l, zh/z, ch/c, sh/s, in/ing, en/eng).
 
 What keeps it from "correcting" ordinary words: only the project's own vocabulary is a
 target (lexicon forms, domain terms, a list of KB words — never words mined from text);
-a known word at a position always wins over a guess; a typed character counts with its
-common reading only (的 can be read "di", but nobody types 的 meaning 低); and a sound
-shared by words that mean different things is never corrected to.
+a known word always wins over a guess, at its position and when it starts inside the
+guessed window (in 去年申请, 年申 is no slip for 年审: 申请 starts in it); a typed
+character counts with its common reading only (的 can be read "di", but nobody types 的
+meaning 低); and a sound shared by words that mean different things is never corrected to.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 
 from pypinyin import Style, lazy_pinyin
+
+from knowledge.text import alternation
 
 MIN_LEN, MAX_LEN = 2, 4
 
@@ -71,32 +75,40 @@ class Homophones:
             for key, forms in by_sound.items()
             if len({self.words[f] for f in forms}) == 1
         }
+        # Where each known word starts, overlapping ones included, longest first: one scan.
+        self._known = re.compile(f"(?=({alternation(self.words)}))") if self.words else None
 
-    def _guess(self, window: str) -> str | None:
-        key: list[str] = []
-        for char in window:
-            sound = reading(char)
-            if sound is None:
-                return None
-            key.append(sound)
-        for form in self.by_sound.get(tuple(key), ()):
+    def _guess(self, window: str, sounds: Sequence[str | None]) -> str | None:
+        key = tuple(s for s in sounds if s is not None)
+        if len(key) != len(window):
+            return None
+        for form in self.by_sound.get(key, ()):
             if is_slip(window, form):
                 return self.words[form]
         return None
 
     def correct(self, text: str) -> str:
-        """Keep known words; replace the longest window that is a slip for one."""
+        """Keep known words; replace the longest window that is a slip for one. A window
+        that a known word starts inside is no slip: in 去年申请 the 年申 of 年审 is not a
+        typo, since 申请 begins in it."""
+        size = len(text)
+        if size < MIN_LEN or self._known is None:
+            return text
+        known = [0] * (size + 1)  # length of the longest known word starting at each position
+        for match in self._known.finditer(text):
+            known[match.start()] = len(match.group(1))
+        sounds = [reading(char) for char in text]
         out: list[str] = []
         i = 0
-        while i < len(text):
+        while i < size:
             step, replacement = 1, text[i]
-            lengths = range(min(MAX_LEN, len(text) - i), MIN_LEN - 1, -1)
-            known = next((n for n in lengths if text[i : i + n] in self.words), None)
-            if known is not None:
-                step, replacement = known, text[i : i + known]
-            else:
-                for n in lengths:
-                    term = self._guess(text[i : i + n])
+            if known[i]:
+                step, replacement = known[i], text[i : i + known[i]]
+            elif sounds[i] is not None:
+                for n in range(min(MAX_LEN, size - i), MIN_LEN - 1, -1):
+                    if any(known[i + 1 : i + n]):
+                        continue
+                    term = self._guess(text[i : i + n], sounds[i : i + n])
                     if term is not None:
                         step, replacement = n, term
                         break

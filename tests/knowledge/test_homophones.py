@@ -62,3 +62,10 @@ def test_correct_never_fails_and_keeps_non_chinese_text(text: str) -> None:
     assert [c for c in out if not "\u3400" <= c <= "\u9fff"] == [
         c for c in text if not "\u3400" <= c <= "\u9fff"
     ]
+
+
+def test_a_known_word_starting_inside_the_window_is_no_slip() -> None:
+    """年申 sounds like 年审 (a review), but in 去年申请 the word is 申请."""
+    homophones = Homophones({"年审": "复核", "申请": "申请"})
+    assert homophones.correct("年申") == "复核"
+    assert homophones.correct("去年申请过") == "去年申请过"
