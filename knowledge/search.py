@@ -1,41 +1,46 @@
 """Fuzzy search over the knowledge base: which entry answers this question, and how sure.
 
-Two stages, both on lexicon-normalised text (knowledge/text.py):
+Two stages, both on normalised text (knowledge/text.py, knowledge/homophones.py):
 
 1. Recall: BM25 over character unigrams and bigrams of each entry's title and questions
-   (its "document"), through an inverted index, so the cost grows with the query, not
-   with the knowledge base.
-2. Precision: the best candidates are re-ranked by rapidfuzz similarity between the
-   query and each of their titles and questions.
+   (plus, at half weight, its answer), through an inverted index. On a large knowledge
+   base the candidates come from the query's rarest grams, within a fixed reading
+   budget, so the cost grows with the query, not with the knowledge base.
+2. Precision: the few best candidates are re-ranked by how close the query is to their
+   closest phrasing (`similarity`, one rapidfuzz call per candidate).
 
 `answered` is false when the best entry is not close enough, so out-of-scope questions
 ("护照怎么办理") are declined rather than answered wrongly; the bot then offers choices
 or a person. How close is close enough depends on whether the question names something
-of social assistance at all (knowledge/search.yaml). `residentbot kb eval` measures both.
+of social assistance, or another department's service (knowledge/search.yaml).
+`residentbot kb eval` measures both; bench/search_bench.py the latency.
 """
 
 from __future__ import annotations
 
 import functools
+import heapq
 import math
+import operator
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 import yaml
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import LCSseq
 
 from knowledge.homophones import Homophones
 from knowledge.kb import Entry, load_entries
-from knowledge.text import Lexicon, compact, default_lexicon
+from knowledge.text import Lexicon, alternation, compact, default_lexicon
 
 SETTINGS_FILE = Path(__file__).resolve().parent / "search.yaml"
-SELECTIVE_MIN = 200  # on a KB this small every gram picks candidates (exact BM25)
-SELECTIVE_SHARE = 0.02  # on a large KB, grams in more than 2 % of entries do not
-POOL = 100  # entries scored exactly when candidates come from selective grams only
+POOL = 100  # entries scored exactly; a knowledge base this small is scored exactly whole
+READ_BUDGET = 3000  # postings read to pick those entries on a larger knowledge base
 
 
 @dataclass(frozen=True)
@@ -45,37 +50,65 @@ class Tuning:
     k1: float = 1.2  # BM25 term-frequency saturation
     b: float = 0.5  # BM25 length normalisation
     answer_weight: float = 0.5  # an answer's words count half as much as a question's
-    candidates: int = 12  # entries re-ranked by rapidfuzz
-    weight_bm25: float = 0.8  # share of the final score from BM25 (the rest: rapidfuzz)
+    candidates: int = 5  # entries re-ranked by rapidfuzz
+    weight_bm25: float = 0.7  # share of the final score from BM25 (the rest: rapidfuzz)
     bm25_scale: float = 1.6  # BM25 as a share of the query's ceiling, scaled to 0..100
+
+
+def _pattern(forms: set[str]) -> re.Pattern[str] | None:
+    return re.compile(alternation(forms)) if forms else None
 
 
 @dataclass(frozen=True)
 class Confidence:
-    """The score from which we answer: low when the question names a domain term."""
+    """The score from which we answer (knowledge/search.yaml): low when the question names
+    a domain term; high when it names none; higher still when it names another
+    department's service and no domain term."""
 
     domain_bar: float
     other_bar: float
     domain: re.Pattern[str] | None
     terms: tuple[str, ...] = ()  # the domain terms, normalised
     words: tuple[str, ...] = ()  # other words a homophone typo may be corrected to
+    foreign_bar: float = 100.0
+    foreign: re.Pattern[str] | None = None
+    foreign_terms: tuple[str, ...] = ()  # other departments' services, normalised
 
     @classmethod
     def load(cls, lexicon: Lexicon, path: Path = SETTINGS_FILE) -> Confidence:
         with path.open(encoding="utf-8") as fh:
             data = yaml.safe_load(fh)
-        forms = sorted({lexicon.normalize(str(t)) for t in data["domain"]} - {""}, key=len)
-        pattern = re.compile("|".join(map(re.escape, reversed(forms)))) if forms else None
+        forms = {lexicon.normalize(str(t)) for t in data["domain"]} - {""}
+        foreign = {lexicon.normalize(str(t)) for t in data.get("foreign", [])} - {""}
         bars = data["bars"]
         words = tuple(lexicon.normalize(str(w)) for w in data.get("words", []))
-        return cls(float(bars["domain"]), float(bars["other"]), pattern, tuple(forms), words)
+        return cls(
+            domain_bar=float(bars["domain"]),
+            other_bar=float(bars["other"]),
+            domain=_pattern(forms),
+            terms=tuple(sorted(forms, key=len)),
+            words=words,
+            foreign_bar=float(bars.get("foreign", 100.0)),
+            foreign=_pattern(foreign),
+            foreign_terms=tuple(sorted(foreign, key=len)),
+        )
 
     def in_domain(self, query: str) -> bool:
         """Whether a normalised query names something of social assistance."""
         return self.domain is not None and self.domain.search(query) is not None
 
-    def bar(self, query: str) -> float:
-        return self.domain_bar if self.in_domain(query) else self.other_bar
+    def names_foreign(self, query: str) -> bool:
+        """Whether a normalised query names another department's service."""
+        return self.foreign is not None and self.foreign.search(query) is not None
+
+    def judge(self, query: str) -> tuple[bool, float]:
+        """Whether a normalised query is ours (names a domain term and no other
+        department's service), and the score from which it is answered. A domain term
+        next to another service's name ("残疾人考驾照") counts for no more than none."""
+        ours = self.in_domain(query)
+        if self.names_foreign(query):
+            return False, self.other_bar if ours else self.foreign_bar
+        return ours, self.domain_bar if ours else self.other_bar
 
 
 @dataclass(frozen=True)
@@ -106,9 +139,30 @@ class SearchResult:
         }
 
 
+def similarity(query: str, phrasings: Sequence[str]) -> float:
+    """How close the query is to the closest phrasing, 0..100: the mean of rapidfuzz's
+    ratio (both texts alike) and of how much of the shorter text the longer one holds in
+    order (a long message about a family contains the short question it asks). Both come
+    from the longest common subsequence, found in one rapidfuzz call over all phrasings."""
+    n = len(query)
+    best = 0.0
+    for phrasing, common, _ in process.extract(
+        query, phrasings, scorer=LCSseq.similarity, limit=None
+    ):
+        # Longest common subsequences come longest first, and no phrasing with `common`
+        # characters in common can score more than this: the rest cannot win.
+        if common * 100.0 / (n + common) + 50.0 <= best:
+            break
+        m = len(phrasing)
+        score = common * (100.0 / (n + m) + 50.0 / (m if m < n else n))
+        if score > best:
+            best = score
+    return best
+
+
 def grams(text: str) -> list[str]:
     """Character unigrams and bigrams: Chinese needs no word segmentation for this."""
-    return list(text) + [text[i : i + 2] for i in range(len(text) - 1)]
+    return [*text, *map(operator.add, text, text[1:])]
 
 
 class Index:
@@ -128,77 +182,79 @@ class Index:
         self.by_id = {e.id: e for e in self.entries}
         norm = self.lexicon.normalize
 
-        # Every phrasing of every entry, normalised; `owner[i]` is its entry's position.
-        self.texts: list[str] = []
-        self.owner: list[int] = []
-        self.texts_of: list[list[int]] = []
-        postings: dict[str, dict[int, float]] = defaultdict(dict)
+        # Every phrasing of every entry, normalised; each gram counts once per phrasing it
+        # occurs in, plus `answer_weight` if the entry's answer has it.
+        self.phrasings: list[tuple[str, ...]] = []
+        counted: list[tuple[Counter[str], set[str]]] = []
         lengths: list[float] = []
-        for position, entry in enumerate(self.entries):
-            phrasings = list(dict.fromkeys(norm(t) for t in (entry.title, *entry.questions)))
-            phrasings = [p for p in phrasings if p]
-            self.texts_of.append(list(range(len(self.texts), len(self.texts) + len(phrasings))))
-            self.texts.extend(phrasings)
-            self.owner.extend([position] * len(phrasings))
-            counts: dict[str, float] = defaultdict(float)
-            for phrasing in phrasings:
-                for gram in set(grams(phrasing)):  # a gram counts once per phrasing
-                    counts[gram] += 1.0
-            for gram in set(grams(norm(entry.answer))):  # the entry's own words help too
-                counts[gram] += t.answer_weight
-            for gram, count in counts.items():
-                postings[gram][position] = count
-            lengths.append(sum(counts.values()))
+        df: Counter[str] = Counter()  # entries each gram occurs in
+        for entry in self.entries:
+            texts = (entry.title, *entry.questions)
+            phrasings = tuple(dict.fromkeys(p for p in map(norm, texts) if p))
+            self.phrasings.append(phrasings)
+            counts = Counter(chain.from_iterable(set(grams(p)) for p in phrasings))
+            answer = set(grams(norm(entry.answer)))
+            counted.append((counts, answer))
+            lengths.append(counts.total() + t.answer_weight * len(answer))
+            df.update(counts.keys() | answer)
 
         n = max(len(self.entries), 1)
         average = (sum(lengths) / n) or 1.0
-        self.idf = {
-            gram: math.log(1 + (n - len(docs) + 0.5) / (len(docs) + 0.5))
-            for gram, docs in postings.items()
-        }
-        # BM25 weight of each gram in each entry, precomputed: a query only sums them.
-        self.weights: dict[str, dict[int, float]] = {
-            gram: {
-                doc: self.idf[gram]
-                * tf
-                * (t.k1 + 1)
-                / (tf + t.k1 * (1 - t.b + t.b * lengths[doc] / average))
-                for doc, tf in docs.items()
-            }
-            for gram, docs in postings.items()
-        }
-        # Grams in more entries than this do not pick candidates (their postings are
-        # long and say little); they still count in the candidates' exact scores.
-        self.selective = max(SELECTIVE_MIN, int(n * SELECTIVE_SHARE))
+        self.idf = {gram: math.log(1 + (n - k + 0.5) / (k + 0.5)) for gram, k in df.items()}
+        # The BM25 weight of each gram in each entry, precomputed: a query only sums them.
+        self.weights: dict[str, dict[int, float]] = {gram: {} for gram in df}
+        top = {gram: idf * (t.k1 + 1) for gram, idf in self.idf.items()}
+        weights, extra = self.weights, t.answer_weight
+        for doc, ((counts, answer), length) in enumerate(zip(counted, lengths, strict=True)):
+            norm_doc = t.k1 * (1 - t.b + t.b * length / average)
+            for gram, count in counts.items():
+                tf = count + extra if gram in answer else float(count)
+                weights[gram][doc] = top[gram] * tf / (tf + norm_doc)
+            for gram in answer - counts.keys():
+                weights[gram][doc] = top[gram] * extra / (extra + norm_doc)
         self.unseen_idf = math.log(1 + (n + 0.5) / 0.5)
         self.homophones = Homophones(self._vocabulary())
 
     def _bm25(self, query_grams: list[str]) -> dict[int, float]:
-        """Exact BM25 scores of the entries worth scoring. Candidates come from the
-        selective grams (all of them on a small KB), so the cost follows the query's
-        rare words, not the size of the knowledge base."""
-        postings = [self.weights[g] for g in query_grams if g in self.weights]
-        picking = [p for p in postings if len(p) <= self.selective] or postings
+        """BM25 scores of the entries worth scoring. Candidates come from the query's
+        rarest grams, up to READ_BUDGET postings; the POOL best of them are then scored
+        exactly. The cost thus follows the query, not the size of the knowledge base;
+        on a knowledge base of at most POOL entries every score is exact."""
+        postings = sorted((self.weights[g] for g in query_grams if g in self.weights), key=len)
+        if len(self.entries) <= POOL:
+            picking = len(postings)
+        else:
+            picking, read = 0, 0
+            while picking < len(postings) and (
+                not picking or read + len(postings[picking]) <= READ_BUDGET
+            ):
+                read += len(postings[picking])
+                picking += 1
         rough: dict[int, float] = defaultdict(float)
-        for weights in picking:
+        for weights in postings[:picking]:
             for doc, weight in weights.items():
                 rough[doc] += weight
-        if len(picking) == len(postings):
+        if picking == len(postings):
             return rough
-        pool = sorted(rough, key=rough.__getitem__, reverse=True)[:POOL]
-        return {doc: sum(w.get(doc, 0.0) for w in postings) for doc in pool}
+        pool = heapq.nlargest(POOL, rough, key=rough.__getitem__)
+        totals = [rough[doc] for doc in pool]
+        zeros = [0.0] * len(pool)
+        for weights in postings[picking:]:  # one C-level pass over the pool per gram
+            totals = list(map(operator.add, totals, map(weights.get, pool, zeros)))
+        return dict(zip(pool, totals, strict=True))
 
     def _vocabulary(self) -> dict[str, str]:
         """Words a homophone typo may be corrected to: every lexicon form, the domain
         terms and the other words of knowledge/search.yaml."""
         words = self.lexicon.forms()
-        for term in self.confidence.terms + self.confidence.words:
+        c = self.confidence
+        for term in c.terms + c.words + c.foreign_terms:
             words.setdefault(term, term)
         return words
 
     def normalize(self, text: str) -> str:
         """A query as the index compares it: compacted, homophones corrected, rewritten."""
-        return self.lexicon.apply(self.homophones.correct(compact(text)))
+        return self.lexicon.rewrite(self.homophones.correct(compact(text)))
 
     # --- lookup ----------------------------------------------------------------------
 
@@ -225,27 +281,22 @@ class Index:
         # question of our domain, words the KB has never seen are personal details (names,
         # crops, amounts) and do not count against the match; in any other question they
         # are what it is about ("护照") and do.
-        in_domain = self.confidence.in_domain(query)
-        unseen = 0.0 if in_domain else self.unseen_idf
+        ours, bar = self.confidence.judge(query)
+        unseen = 0.0 if ours else self.unseen_idf
         ceiling = sum(self.idf.get(g, unseen) for g in query_grams) * (t.k1 + 1)
 
-        candidates = sorted(scores, key=scores.__getitem__, reverse=True)[: t.candidates]
-        ranked: list[tuple[float, float, int]] = []
+        candidates = heapq.nlargest(max(t.candidates, top), scores, key=scores.__getitem__)
+        ranked: list[tuple[float, int]] = []
         for doc in candidates:
-            phrasings = [self.texts[i] for i in self.texts_of[doc]]
-            similarity = max(
-                (fuzz.ratio(query, p) + fuzz.partial_ratio(query, p)) / 2 for p in phrasings
-            )
+            close = similarity(query, self.phrasings[doc])
             bm25 = min(100.0, 100.0 * scores[doc] / ceiling * t.bm25_scale)
-            final = t.weight_bm25 * bm25 + (1 - t.weight_bm25) * similarity
-            ranked.append((final, bm25, doc))
+            ranked.append((t.weight_bm25 * bm25 + (1 - t.weight_bm25) * close, doc))
         ranked.sort(reverse=True)
 
-        bar = self.confidence.domain_bar if in_domain else self.confidence.other_bar
         answered = ranked[0][0] >= bar
         hits = tuple(
             Hit(self.entries[doc].id, self.entries[doc].title, round(final, 1))
-            for final, _, doc in ranked[:top]
+            for final, doc in ranked[:top]
         )
         return SearchResult(text, answered, hits)
 

@@ -9,11 +9,13 @@ import sys
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rapidfuzz import fuzz
+from rapidfuzz.distance import LCSseq
 
 from bot.cli import main
 from knowledge.evaluation import evaluate, load_eval_set
 from knowledge.kb import load_entries, topic_ids
-from knowledge.search import Index, default_index
+from knowledge.search import Index, default_index, grams, similarity
 
 
 @pytest.mark.parametrize(
@@ -123,18 +125,37 @@ def test_quality_goals_on_the_evaluation_sets() -> None:
     assert holdout.rejection >= 0.90
 
 
-def test_candidates_from_selective_grams_agree_with_exact_scoring(
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(alphabet="低保申请多少钱五特困我家怎么", min_size=1, max_size=20),
+    st.lists(st.text(alphabet="低保申请多少钱五特困我家", min_size=1, max_size=20), min_size=1),
+)
+def test_similarity_is_the_best_phrasing_exactly(query: str, phrasings: list[str]) -> None:
+    """`similarity` stops early; it must give what scoring every phrasing gives."""
+
+    def score(p: str) -> float:
+        common = LCSseq.similarity(query, p)
+        return (fuzz.ratio(query, p) + 100.0 * common / min(len(query), len(p))) / 2
+
+    assert similarity(query, phrasings) == pytest.approx(max(map(score, phrasings)))
+
+
+def test_a_large_knowledge_base_picks_candidates_from_rare_grams(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """On a large KB candidates come from rare grams only (those in at most 2 % of the
-    entries). Forced on the real KB with grams in at most 3 of its 52 entries (6 %), the
-    answers must match exact scoring nearly always."""
+    """Above POOL entries, candidates come from the query's rarest grams within
+    READ_BUDGET postings, and only POOL of them are scored exactly. Forced on the real KB
+    (10 of 52 entries, 200 postings), the best answers must match exact scoring nearly
+    always."""
     import knowledge.search as search
 
-    questions = [q.text for q in load_eval_set()[0].in_scope]
+    questions = [q.text for s in load_eval_set() for q in s.in_scope]
     exact = Index(load_entries())
-    monkeypatch.setattr(search, "SELECTIVE_MIN", 3)
+    monkeypatch.setattr(search, "POOL", 10)
+    monkeypatch.setattr(search, "READ_BUDGET", 200)
     pruned = Index(load_entries())
-    assert pruned.selective == 3
     same = sum(exact.search(q).results[:1] == pruned.search(q).results[:1] for q in questions)
     assert same / len(questions) >= 0.95
+    # ... and the pruning did happen: for most questions only POOL entries were scored
+    scored = [len(pruned._bm25(list(dict.fromkeys(grams(pruned.normalize(q)))))) for q in questions]
+    assert scored.count(10) >= len(scored) / 2
