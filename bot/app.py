@@ -36,6 +36,7 @@ from bot.console import setup as setup_console
 from bot.delivery import Delivery
 from bot.inbox import Inbox
 from bot.metrics import Metrics
+from bot.ratelimit import RateLimit
 from bot.referrals import ReferralQueue
 from bot.router import REFERRAL, SCREENING, Router
 from bot.sessions import Sessions
@@ -82,6 +83,7 @@ class Services:
             referrals,
             {SCREENING: screening.FLOW, REFERRAL: referral.FLOW},
             sessions=sessions,
+            rate_limit=RateLimit(store, config.rate_limit),
         )
         inbox = Inbox(router, metrics)
         https = bool(config.public_url and config.public_url.startswith("https://"))

@@ -1,6 +1,7 @@
 """The path of every resident message, whatever the channel (ARCHITECTURE.md).
 
-lock per sender → drop a duplicate delivery → load the session → a staff handover? →
+lock per sender → drop a duplicate delivery → the sender's rate limit (over it: "wait a
+minute", nothing done; bot/ratelimit.py) → load the session → a staff handover? →
 triage → a global command → the active dialogue → numbered choices at the menu → a
 knowledge-base answer → the menu.
 
@@ -33,6 +34,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from bot.messages import Handled, Inbound, Reply
+from bot.ratelimit import RateLimit
 from bot.referrals import RESIDENT, SYSTEM, Draft, ReferralError, ReferralQueue
 from bot.render import render_reply
 from bot.sessions import Sessions
@@ -77,6 +79,7 @@ class Router:
         index: Index | None = None,
         sessions: Sessions | None = None,
         clock: Callable[[], float] = time.time,
+        rate_limit: RateLimit | None = None,
     ) -> None:
         self.store = store
         self.referrals = referrals
@@ -84,6 +87,7 @@ class Router:
         self.index = index or default_index()
         self.sessions = sessions or Sessions(store, clock=clock)
         self.clock = clock
+        self.rate_limit = rate_limit
 
     # --- the I/O shell ---------------------------------------------------------------
 
@@ -95,6 +99,8 @@ class Router:
                 if seen is not None:
                     replies = [Reply.from_dict(r) for r in seen.get("replies", [])]
                     return Handled(replies, duplicate=True)
+            if self.rate_limit is not None and (limited := await self.rate_limit.check(inbound)):
+                return limited  # a gateway's redelivery above is not counted
             session, expired = await self.sessions.load(inbound.key)
             before = Session.from_dict(session.to_dict())
             try:
