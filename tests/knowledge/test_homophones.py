@@ -69,3 +69,6 @@ def test_a_known_word_starting_inside_the_window_is_no_slip() -> None:
     homophones = Homophones({"年审": "复核", "申请": "申请"})
     assert homophones.correct("年申") == "复核"
     assert homophones.correct("去年申请过") == "去年申请过"
+    index = default_index()
+    assert index.normalize("企业职工养老保险") == "企业职工养老保险"  # not 职供养
+    assert index.normalize("在江北租房子住") == "在江北租房子住"  # not 住房

@@ -115,14 +115,52 @@ def test_search_never_fails_and_stays_in_range(text: str) -> None:
 
 def test_quality_goals_on_the_evaluation_sets() -> None:
     """Issue #2's goals, measured as `residentbot kb eval` does. The dev set was used to
-    tune; the holdout was not, and is held to what it has shown, to catch regressions."""
+    tune; the holdout and the fresh set were not, and are held to what they have shown,
+    to catch regressions."""
     report = {s.name: s.search for s in evaluate(load_eval_set()).sets}
-    dev, holdout = report["kb_dev"], report["kb_holdout"]
-    assert dev.top1 >= 0.88
-    assert dev.top3 >= 0.96
-    assert dev.rejection >= 0.90
-    assert holdout.top3 >= 0.93
-    assert holdout.rejection >= 0.90
+    dev, holdout, fresh = report["kb_dev"], report["kb_holdout"], report["kb_fresh"]
+    assert dev.top1 >= 0.93
+    assert dev.top3 >= 0.97
+    assert dev.rejection >= 0.95
+    for later in (holdout, fresh):
+        assert later.top1 >= 0.89
+        assert later.top3 >= 0.97
+        assert later.rejection >= 0.95
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("有人要跳楼", "emergency.now"),  # danger needs no programme's name
+        ("屋头揭不开锅了 咋办", None),  # hardship is ours, whichever entry answers
+        ("领城乡居民养老保险的钱 低保算不算收入", "pension.not_counted"),
+        ("没交失业保险 失业半年了没收入", "linshi.unemployed"),
+    ],
+)
+def test_questions_of_ours_are_answered_even_next_to_other_services(
+    question: str, expected: str | None
+) -> None:
+    result = default_index().search(question)
+    assert result.answered
+    assert expected is None or result.results[0].id == expected
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["失业保险金咋个领", "医保报销比例是好多", "企业职工养老保险补缴", "残疾人考驾照要啥子条件"],
+)
+def test_other_departments_services_are_declined(question: str) -> None:
+    """They share words with our entries (失业, 养老, 医保, 残疾, 车辆) but are not ours."""
+    assert not default_index().search(question).answered
+
+
+def test_the_bar_follows_domain_and_foreign_terms() -> None:
+    c = default_index().confidence
+    assert c.judge("低保怎么申请") == (True, c.domain_bar)
+    assert c.judge("明天下不下雨") == (False, c.other_bar)
+    assert c.judge("公积金怎么取") == (False, c.foreign_bar)
+    assert c.judge("残疾考驾照") == (False, c.other_bar)  # 残疾 is ours, 驾照 is not
+    assert c.domain_bar < c.other_bar < c.foreign_bar
 
 
 @settings(max_examples=300, deadline=None)
