@@ -129,10 +129,10 @@ def split(text: str, more: str = "", max_parts: int = MAX_PARTS) -> Split:
 def split_turn(texts: Sequence[str], more: str = "", max_parts: int = MAX_PARTS) -> Split:
     """The SMS for one turn's replies. A turn ends with what the resident is asked (the
     question an answer interrupted, a consent to give): when the whole turn is too long,
-    that last reply is kept whole and what comes before it is cut after a sentence, with
-    `more` there (the rest waits for 全文). A reply ending with a colon (我们接着刚才的问题：)
-    leads in to the next and stays with it. A turn that fits, or whose last reply alone
-    could not fit, is split as one text."""
+    that last reply is kept whole, beginning an SMS part of its own, and what comes
+    before it is cut after a sentence, with `more` there (the rest waits for 全文). A
+    reply ending with a colon (我们接着刚才的问题：) leads in to the next and stays with
+    it. A turn that fits, or whose last reply needs every part, is split as one text."""
     texts = [t.strip() for t in texts if t.strip()]
     whole = split("\n".join(texts), more=more, max_parts=max_parts)
     if not whole.truncated or len(texts) < 2:
@@ -141,14 +141,19 @@ def split_turn(texts: Sequence[str], more: str = "", max_parts: int = MAX_PARTS)
     while last > 1 and texts[last - 1].endswith(("：", ":")):
         last -= 1
     head, tail = "\n".join(texts[:last]), "\n".join(texts[last:])
-    room = max_parts * (PART - len(label(max_parts, max_parts)))
-    budget = room - sms_length(more) - sms_length(tail) - 1
-    ends = [i + 1 for i, ch in enumerate(head) if ch in SENTENCE_ENDS]
-    for end in reversed(ends):
-        if sms_length(head[:end]) > budget:
-            continue
-        kept = head[:end].rstrip() + more + "\n" + tail
-        result = split(kept, max_parts=max_parts)
-        if len(result.parts) <= max_parts and not result.truncated:
-            return Split(result.parts, rest=head[end:].strip())
-    return whole
+    room = PART - len(label(max_parts, max_parts))
+    asked, left = _pieces(tail, room, max_parts - 1)
+    if left < len(tail):
+        return whole  # what is asked needs every part: the turn goes as one text
+    free = max_parts - len(asked)  # what is asked begins a part of its own
+    pieces, start = _pieces(head, room, free)
+    if start >= len(head):
+        kept, rest = [head[a:b].strip() for a, b in pieces], ""
+    else:
+        pieces, start = _pieces(head, room, free - 1)
+        kept = [head[a:b].strip() for a, b in pieces]
+        end = _cut(head, start, room - sms_length(more), sentence_only=True)
+        kept.append(head[start:end].strip() + more)
+        rest = head[end:].strip()
+    kept += [tail[a:b].strip() for a, b in asked]
+    return Split([label(n, len(kept)) + piece for n, piece in enumerate(kept, 1)], rest=rest)

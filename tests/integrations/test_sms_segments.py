@@ -117,6 +117,7 @@ def test_a_turn_too_long_keeps_its_last_reply_whole_and_cuts_what_comes_before()
     assert f"。{MORE}" in sent  # the answer is cut after a sentence and offers the rest
     head = sent[: sent.index(MORE)]
     assert head + result.rest == answer
+    assert any(LABEL.sub("", p).startswith("我们接着") for p in result.parts)  # its own part
 
 
 def test_a_turn_that_fits_is_split_as_one_text() -> None:
