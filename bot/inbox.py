@@ -10,8 +10,8 @@ so the gateway delivers again) or `error` (a bug). Labels carry no personal data
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractAsyncContextManager, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -19,7 +19,7 @@ from aiohttp import web
 
 from bot.messages import Handled, Inbound
 from bot.metrics import Metrics
-from bot.store import StoreUnavailable
+from bot.store import Item, StoreUnavailable, Unit
 
 if TYPE_CHECKING:
     from bot.router import Router
@@ -42,6 +42,17 @@ class Inbox:
     async def handle(self, inbound: Inbound) -> Handled:
         """The router's answer; `StoreUnavailable` passes up (the route answers 503)."""
         return await self.router.handle(inbound)
+
+    def locked(
+        self, inbound: Inbound, reads: Sequence[Item] = ()
+    ) -> AbstractAsyncContextManager[Unit]:
+        """The sender's unit for a channel with records of its own (`reads`) to keep
+        under the same lock as the router's; the router's first reads come with it."""
+        return self.router.store.locked(inbound.key, [*reads, *self.router.reads(inbound)])
+
+    async def handle_in(self, unit: Unit, inbound: Inbound) -> Handled:
+        """`handle` inside a unit from `locked`."""
+        return await self.router.handle_in(unit, inbound)
 
     def count(self, channel: str, outcome: str) -> None:
         """Count a delivery turned away before any work (a forged webhook call)."""

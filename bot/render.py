@@ -28,9 +28,11 @@ def _env(html: bool) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        auto_reload=False,  # templates ship with the package: no stat() per render
     )
     env.filters["yuan"] = format_yuan
     env.filters["within"] = format_within
+    env.filters["duration"] = format_duration
     return env
 
 
@@ -51,6 +53,16 @@ def format_within(seconds: float) -> str:
     return f"{hours}小时内" if hours <= 48 else f"{round(hours / 24)}天内"
 
 
+def format_duration(seconds: float) -> str:
+    """A length of time as residents say it: 一天, 3天, 12小时, 30分钟."""
+    minutes = max(1, round(seconds / 60))
+    if minutes % 1440 == 0:
+        days = minutes // 1440
+        return "一天" if days == 1 else f"{days}天"
+    return f"{minutes // 60}小时" if minutes % 60 == 0 else f"{minutes}分钟"
+
+
+@functools.cache
 def template_for(channel: str, name: str) -> jinja2.Template:
     if channel not in CHANNELS:
         raise ValueError(f"unknown channel {channel!r}")

@@ -26,6 +26,7 @@ then is the session saved and the delivery marked as handled.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import time
 import traceback
@@ -38,11 +39,12 @@ from bot.ratelimit import RateLimit
 from bot.referrals import RESIDENT, SYSTEM, Draft, ReferralError, ReferralQueue
 from bot.render import render_reply
 from bot.sessions import Sessions
-from bot.store import Store, StoreUnavailable
+from bot.store import Item, Store, StoreUnavailable, Unit, encode
 from dialogues.answers import parse_mobile
 from dialogues.choices import pick_one
 from dialogues.commands import Command, parse_command
 from dialogues.engine import Effect, Flow, Say, Session, Turn, says_skip
+from dialogues.referral import CONSENT
 from knowledge.search import Index, default_index
 from knowledge.text import compact
 from knowledge.triage import triage
@@ -57,6 +59,7 @@ HELD = ("claimed", "contacted")  # a staff member has the referral in hand
 EMERGENCY_FOLLOW_UP = 3600.0  # a new emergency message within this goes to the same referral
 SEARCH_CHARS = 200  # the knowledge base is searched with the start of a long message
 QUESTION_CHARS = 4  # a shorter reply in a dialogue is an answer, not a question
+AGREE = "同意"  # a consent word (dialogues/choices.yaml)
 CHOICE_SCORE = 45.0  # a topic scoring less is a guess: offered as a choice, it misleads
 CHINA = dt.timezone(dt.timedelta(hours=8))
 
@@ -92,44 +95,61 @@ class Router:
     # --- the I/O shell ---------------------------------------------------------------
 
     async def handle(self, inbound: Inbound) -> Handled:
-        async with self.store.lock(inbound.key):
-            delivery = f"{inbound.channel}:{inbound.delivery_id}" if inbound.delivery_id else None
-            if delivery:
-                seen = await self.store.get(DELIVERIES, delivery)
-                if seen is not None:
-                    replies = [Reply.from_dict(r) for r in seen.get("replies", [])]
-                    return Handled(replies, duplicate=True)
-            if self.rate_limit is not None and (limited := await self.rate_limit.check(inbound)):
-                return limited  # a gateway's redelivery above is not counted
-            session, expired = await self.sessions.load(inbound.key)
-            before = Session.from_dict(session.to_dict())
-            try:
-                await self._follow_handover(session)
-                turn = self.respond(session, inbound, expired)
-                values = await self._perform(turn.effects, session, inbound)
-                replies = [
-                    render_reply(inbound.channel, say.template, {**values, **say.values})
-                    for say in turn.says
-                ]
-            except StoreUnavailable:
-                raise
-            except Exception as exc:
-                # The stack and the exception's type only: its message may quote the text.
-                stack = "".join(traceback.format_tb(exc.__traceback__))
-                log.error(
-                    "step failed in flow %s state %s: %s\n%s",
-                    before.flow,
-                    before.state,
-                    type(exc).__name__,
-                    stack,
-                )
-                session = before  # nothing half-done is kept; the resident can simply retry
-                replies = [render_reply(inbound.channel, "error", {})]
-            await self.sessions.save(inbound.key, session)
-            if delivery:
-                record = {"replies": [r.to_dict() for r in replies]}
-                await self.store.put(DELIVERIES, delivery, record, ttl=DELIVERY_TTL)
-            return Handled(replies)
+        """Handle one message under its sender's lock (two store round trips on Redis)."""
+        async with self.store.locked(inbound.key, self.reads(inbound)) as unit:
+            return await self.handle_in(unit, inbound)
+
+    def reads(self, inbound: Inbound) -> list[Item]:
+        """The records `handle_in` reads first: named with the lock, they come with it."""
+        delivery = self._delivery(inbound)
+        items = [self.sessions.item(inbound.key)]
+        return [(DELIVERIES, delivery), *items] if delivery else items
+
+    @staticmethod
+    def _delivery(inbound: Inbound) -> str | None:
+        return f"{inbound.channel}:{inbound.delivery_id}" if inbound.delivery_id else None
+
+    async def handle_in(self, unit: Unit, inbound: Inbound) -> Handled:
+        """`handle` inside a unit the caller holds on `inbound.key` (a channel with records
+        of its own to read and write under the same lock: integrations/sms/channel.py).
+        The session and the delivery record are written when the unit ends."""
+        delivery = self._delivery(inbound)
+        if delivery:
+            seen = await unit.get(DELIVERIES, delivery)
+            if seen is not None:
+                replies = [Reply.from_dict(r) for r in seen.get("replies", [])]
+                return Handled(replies, duplicate=True)
+        if self.rate_limit is not None and (limited := await self.rate_limit.check(inbound)):
+            return limited  # a gateway's redelivery above is not counted
+        session, expired = await self.sessions.load(inbound.key, unit)
+        before = encode(session.to_dict())  # restored if the step fails
+        try:
+            await self._follow_handover(session)
+            turn = self.respond(session, inbound, expired)
+            values = await self._perform(turn.effects, session, inbound)
+            replies = [
+                render_reply(inbound.channel, say.template, {**values, **say.values})
+                for say in turn.says
+            ]
+        except StoreUnavailable:
+            raise
+        except Exception as exc:
+            # The stack and the exception's type only: its message may quote the text.
+            stack = "".join(traceback.format_tb(exc.__traceback__))
+            session = Session.from_dict(json.loads(before))  # nothing half-done is kept
+            log.error(
+                "step failed in flow %s state %s: %s\n%s",
+                session.flow,
+                session.state,
+                type(exc).__name__,
+                stack,
+            )
+            replies = [render_reply(inbound.channel, "error", {})]
+        self.sessions.save(unit, inbound.key, session)
+        if delivery:
+            record = {"replies": [r.to_dict() for r in replies]}
+            unit.put(DELIVERIES, delivery, record, ttl=DELIVERY_TTL)
+        return Handled(replies)
 
     async def _follow_handover(self, session: Session) -> None:
         """Whether a staff member is talking with the resident now: their last referral is
@@ -194,7 +214,8 @@ class Router:
     def respond(self, session: Session, inbound: Inbound, expired: bool = False) -> Turn:
         turn = self._respond(session, inbound, expired)
         if expired:
-            return Turn([Say("session_expired"), *turn.says], turn.effects)
+            idle = {"idle": self.sessions.idle_timeout}
+            return Turn([Say("session_expired", idle), *turn.says], turn.effects)
         return turn
 
     def _respond(self, session: Session, inbound: Inbound, expired: bool) -> Turn:
@@ -312,7 +333,9 @@ class Router:
                 return self._menu(session)
             return self._flow(session).back(session)
         if command is Command.HUMAN:
-            if session.flow == REFERRAL:
+            if session.flow == REFERRAL:  # asking for a person when asked to agree is agreeing
+                if session.state == CONSENT:
+                    return self._answer(session, AGREE)
                 return Turn(self._flow(session).ask(session))
             case = self._case(session, "normal", [], "")
             session.pause()
@@ -326,18 +349,25 @@ class Router:
 
     def _answer(self, session: Session, text: str) -> Turn:
         flow = self._flow(session)
+        answered = session.offer.pop("id", None)  # a KB answer given at this question
+        if answered and compact(text) in FULL_TEXT_WORDS:  # its full text, as it offered
+            entry = self.index.get(str(answered))
+            if entry is not None:
+                return Turn([Say("kb_full", {"entry": entry}), Say("resuming"), *flow.ask(session)])
         turn = flow.handle(session, text)
         if turn is not None:
             if session.flow is None and session.resume():  # finished: back to what was paused
                 resumed = self._flow(session).ask(session)
                 return Turn([*turn.says, Say("resuming"), *resumed], turn.effects)
             return turn
-        # Not an answer. A question to the knowledge base? Answer it, then ask again.
-        if not looks_like_question(text):
+        # Not an answer. A question to the knowledge base? Answer it, then ask again. Only
+        # a question of our domain: "我和老伴" at the ages question is not one.
+        if not self._asks_the_kb(text):
             return flow.retry(session)
         found = self.index.search(text[:SEARCH_CHARS])
         entry = self.index.get(found.best.id) if found.answered and found.best else None
         if entry is not None:
+            session.offer["id"] = entry.id
             return Turn(
                 [
                     Say("kb_answer", {"entry": entry, "related": []}),
@@ -346,6 +376,13 @@ class Router:
                 ]
             )
         return flow.retry(session)
+
+    def _asks_the_kb(self, text: str) -> bool:
+        """A text that did not answer the question, worth searching the knowledge base."""
+        head = text[:SEARCH_CHARS]
+        return looks_like_question(head) and self.index.confidence.in_domain(
+            self.index.normalize(head)
+        )
 
     def _offer(self, session: Session, inbound: Inbound, key: str) -> Turn | None:
         """What a short reply means after what was offered: the menu's numbers, related

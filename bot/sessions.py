@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from bot.store import Store
+from bot.store import Item, Store, Unit
 from dialogues.engine import Session
 
 NAMESPACE = "session"
@@ -30,9 +30,14 @@ class Sessions:
         self.idle_timeout = idle_timeout
         self.clock = clock
 
-    async def load(self, key: str) -> tuple[Session, bool]:
+    @staticmethod
+    def item(key: str) -> Item:
+        """The session's record, for a unit's reads (`Store.locked`)."""
+        return (NAMESPACE, key)
+
+    async def load(self, key: str, unit: Unit | None = None) -> tuple[Session, bool]:
         """The session and whether it just expired with a conversation in progress."""
-        data = await self.store.get(NAMESPACE, key)
+        data = await (unit or self.store).get(NAMESPACE, key)
         session = Session.from_dict(data) if data else Session()
         now = self.clock()
         expired = False
@@ -43,8 +48,9 @@ class Sessions:
         session.last_seen = now
         return session, expired
 
-    async def save(self, key: str, session: Session) -> None:
-        await self.store.put(NAMESPACE, key, session.to_dict(), ttl=self.idle_timeout + GRACE)
+    def save(self, unit: Unit, key: str, session: Session) -> None:
+        """Saved when the unit ends (with the rest of the message's writes)."""
+        unit.put(NAMESPACE, key, session.to_dict(), ttl=self.idle_timeout + GRACE)
 
     async def forget(self, key: str) -> None:
         await self.store.delete(NAMESPACE, key)

@@ -23,8 +23,9 @@ in a row the resident is offered a person, or skipping the question as 不知道
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from dialogues.answers import UNKNOWN, parse_yes_no
@@ -77,7 +78,11 @@ class Session:
     last_seen: float = 0.0  # unix time of the last message
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """An independent copy as JSON types, as the store keeps it (a JSON round trip:
+        `dataclasses.asdict` cost more than anything else in a turn)."""
+        fields = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        copied: dict[str, Any] = json.loads(json.dumps(fields, ensure_ascii=False))
+        return copied
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Session:

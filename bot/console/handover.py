@@ -81,9 +81,9 @@ async def _set(
     options: dict[str, Any] = {} if idle_timeout is None else {"idle_timeout": idle_timeout}
     sessions = Sessions(store, **options)
     key = session_key(referral)
-    async with store.lock(key):
-        session, _ = await sessions.load(key)
+    async with store.locked(key, [sessions.item(key)]) as unit:
+        session, _ = await sessions.load(key, unit)
         if only_if is not None and session.handover != only_if:
             return
         session.handover = value
-        await sessions.save(key, session)
+        sessions.save(unit, key, session)

@@ -37,9 +37,9 @@ from bot.delivery import DeliveryError
 from bot.inbox import Inbox
 from bot.messages import Inbound, Reply
 from bot.render import render_reply
-from bot.store import Store
+from bot.store import Store, Unit
 from integrations.sms.gateway import Gateway, GatewayError
-from integrations.sms.segments import split, split_turn
+from integrations.sms.segments import Split, split, split_turn
 from knowledge.text import compact
 from knowledge.triage import triage
 
@@ -136,14 +136,19 @@ class SmsChannel:
         return await self.store.get(OPTOUT, number) is not None
 
     async def receive(self, message: Message) -> Received:
-        """What to answer one delivery with; recorded against its delivery id."""
-        async with self.store.lock(f"sms-in:{message.sender}"):
-            seen = await self.store.get(DONE, message.delivery_id)
+        """What to answer one delivery with; recorded against its delivery id. One unit
+        under the sender's lock: this channel's records and the router's come with the
+        lock and are written together at the end (bot/store/__init__.py, `locked`)."""
+        number = message.sender
+        inbound = Inbound(CHANNEL, number, message.text, message.delivery_id)
+        reads = [(DONE, message.delivery_id), (OPTOUT, number), (MORE, number)]
+        async with self.inbox.locked(inbound, reads) as unit:
+            seen = await unit.get(DONE, message.delivery_id)
             if seen is not None:
                 return Received(list(seen["texts"]), duplicate=True, sent=bool(seen["sent"]))
-            texts = await self._respond(message)
+            texts = await self._respond(unit, inbound)
             record = {"texts": texts, "sent": not texts}
-            await self.store.put(DONE, message.delivery_id, record, ttl=DONE_TTL)
+            unit.put(DONE, message.delivery_id, record, ttl=DONE_TTL)
             return Received(texts, sent=not texts)
 
     async def reply(self, message: Message, received: Received) -> None:
@@ -159,41 +164,47 @@ class SmsChannel:
         record = {"texts": received.texts, "sent": True}
         await self.store.put(DONE, message.delivery_id, record, ttl=DONE_TTL)
 
-    async def _respond(self, message: Message) -> list[str]:
-        number, word = message.sender, keyword(message.text)
-        opted_out = await self.opted_out(number)
+    async def _respond(self, unit: Unit, inbound: Inbound) -> list[str]:
+        number, word = inbound.sender, keyword(inbound.text)
+        opted_out = await unit.get(OPTOUT, number) is not None
         if word == "optout":
             if opted_out:
                 return []  # already confirmed once; nothing more is sent
-            await self.store.put(OPTOUT, number, {"at": time.time()})
-            await self.store.delete(MORE, number)
+            unit.put(OPTOUT, number, {"at": time.time()})
+            unit.delete(MORE, number)
             return [self._say("sms_optout")]
         if word == "optin":
-            await self.store.delete(OPTOUT, number)
+            unit.delete(OPTOUT, number)
             return [self._say("sms_optin")]
-        if opted_out and triage(message.text).level != "emergency":
+        if opted_out and triage(inbound.text).level != "emergency":
             return []
         if word == "more":
-            waiting = await self.store.get(MORE, number)
+            waiting = await unit.get(MORE, number)
             if waiting is not None:
-                return await self.compose(number, [str(waiting["rest"])])
-        inbound = Inbound(CHANNEL, number, message.text, message.delivery_id)
-        handled = await self.inbox.handle(inbound)
+                return self._keep_rest(unit, number, [str(waiting["rest"])])
+        handled = await self.inbox.handle_in(unit, inbound)
         texts = [reply.text for reply in handled.replies]
-        return await self.compose(number, texts, said=message.text)
+        return self._keep_rest(unit, number, texts, said=inbound.text)
 
-    async def compose(self, number: str, texts: Sequence[str], said: str = "") -> list[str]:
-        """One turn's replies as at most 3 SMS; the rest waits for 全文. `said`: the
-        message answered (after an emergency its whole text comes first)."""
+    def _keep_rest(
+        self, unit: Unit, number: str, texts: Sequence[str], said: str = ""
+    ) -> list[str]:
+        """`compose`, the rest kept (or forgotten) with the unit's writes."""
+        result = self.compose(texts, said)
+        if result.truncated:
+            unit.put(MORE, number, {"rest": result.rest}, ttl=MORE_TTL)
+        else:
+            unit.delete(MORE, number)
+        return result.parts
+
+    def compose(self, texts: Sequence[str], said: str = "") -> Split:
+        """One turn's replies as at most 3 SMS, and the rest that waits for 全文.
+        `said`: the message answered (after an emergency its whole text comes first)."""
         result = split_turn(texts, more=self._say("sms_more"))
         if result.truncated and said and triage(said).level == "emergency":
             text = "\n".join(t.strip() for t in texts if t.strip())
             result = split(text, more=self._say("sms_more"))
-        if result.truncated:
-            await self.store.put(MORE, number, {"rest": result.rest}, ttl=MORE_TTL)
-        else:
-            await self.store.delete(MORE, number)
-        return result.parts
+        return result
 
     @staticmethod
     def _say(template: str) -> str:
@@ -215,9 +226,14 @@ class SmsSender:
             raise DeliveryError("no_channel")
         if await self.channel.opted_out(address):
             raise DeliveryError("opted_out")
-        texts = await self.channel.compose(address, [reply.text for reply in replies])
+        result = self.channel.compose([reply.text for reply in replies])
+        store = self.channel.store  # not under the resident's lock: a gateway may take seconds
+        if result.truncated:
+            await store.put(MORE, address, {"rest": result.rest}, ttl=MORE_TTL)
+        else:
+            await store.delete(MORE, address)
         try:
-            for text in texts:
+            for text in result.parts:
                 await gateway.send(address, text)
         except GatewayError as exc:
             raise DeliveryError("failed") from exc

@@ -149,6 +149,38 @@ async def test_a_question_mid_questionnaire_is_answered_and_the_question_asked_a
     assert (await bench.session())["state"] == "area"
 
 
+async def test_the_full_text_of_an_answer_given_mid_questionnaire(bench: Bench) -> None:
+    await answer(bench, "测一测", "万州")
+    await answer(bench, "低保标准是多少")
+    text = await answer(bench, "全文")
+    assert "770" in text  # the entry's full answer
+    assert "城镇的还是农村的" in text  # and the same question again
+    assert "没听明白" not in text
+    assert (await bench.session())["state"] == "area"
+    assert "id" not in (await bench.session())["offer"]  # once: 全文 again is an answer
+
+
+async def test_words_that_are_no_question_of_ours_are_re_asked_not_searched(
+    bench: Bench,
+) -> None:
+    await answer(bench, "测一测", "万州", "2", "2", "2")
+    assert (await bench.session())["state"] == "ages"
+    text = await answer(bench, "我和老伴")
+    assert "依据" not in text  # no KB answer for a non-question
+    assert "年龄" in text  # the ages question again, with an example
+    assert (await bench.session())["state"] == "ages"
+
+
+async def test_human_at_the_consent_question_is_consent(bench: Bench) -> None:
+    await answer(bench, "测一测", "万州", "2")
+    assert "同意吗" in await answer(bench, "转人工")
+    text = await answer(bench, "人工")
+    assert "手机号" in text  # the next question: consent was given
+    session = await bench.session()
+    assert session["state"] == "phone"
+    assert session["answers"]["case"]["consent"] is True
+
+
 async def test_human_mid_questionnaire_then_back_to_it(bench: Bench) -> None:
     await answer(bench, "测一测", "万州", "2")
     assert "同意吗" in await answer(bench, "转人工")
@@ -176,6 +208,17 @@ async def test_help_back_restart_and_exit_in_the_middle(bench: Bench) -> None:
     session = await bench.session()
     assert session["flow"] is None
     assert session["answers"] == {}
+
+
+async def test_the_expiry_message_says_how_long_the_timeout_is(tmp_path: Path) -> None:
+    opened = await Bench.open("embedded", tmp_path / "data")
+    try:
+        opened.router.sessions.idle_timeout = 2 * 3600.0
+        await opened.say("测一测")
+        opened.clock.advance(2 * 3600 + 60)
+        assert "超过2小时" in joined(await opened.say("你好"))
+    finally:
+        await opened.close()
 
 
 async def test_an_idle_session_expires_kindly(bench: Bench) -> None:
