@@ -75,6 +75,9 @@ class Homophones:
             for key, forms in by_sound.items()
             if len({self.words[f] for f in forms}) == 1
         }
+        # The first two sounds of every word a slip may stand for: most windows start
+        # with no such pair and need no further look.
+        self._starts = {key[:2] for key in self.by_sound}
         # Where each known word starts, overlapping ones included, longest first: one scan.
         self._known = re.compile(f"(?=({alternation(self.words)}))") if self.words else None
 
@@ -104,7 +107,7 @@ class Homophones:
             step, replacement = 1, text[i]
             if known[i]:
                 step, replacement = known[i], text[i : i + known[i]]
-            elif sounds[i] is not None:
+            elif i + 1 < size and (sounds[i], sounds[i + 1]) in self._starts:
                 for n in range(min(MAX_LEN, size - i), MIN_LEN - 1, -1):
                     if any(known[i + 1 : i + n]):
                         continue

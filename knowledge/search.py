@@ -187,7 +187,6 @@ class Index:
         self.phrasings: list[tuple[str, ...]] = []
         counted: list[tuple[Counter[str], set[str]]] = []
         lengths: list[float] = []
-        df: Counter[str] = Counter()  # entries each gram occurs in
         for entry in self.entries:
             texts = (entry.title, *entry.questions)
             phrasings = tuple(dict.fromkeys(p for p in map(norm, texts) if p))
@@ -196,40 +195,57 @@ class Index:
             answer = set(grams(norm(entry.answer)))
             counted.append((counts, answer))
             lengths.append(counts.total() + t.answer_weight * len(answer))
-            df.update(counts.keys() | answer)
 
+        # The BM25 weight of each gram in each entry, precomputed so that a query only sums
+        # them: first its term-frequency part, written once per posting; then, when the
+        # postings tell how many entries have the gram, times its idf.
         n = max(len(self.entries), 1)
         average = (sum(lengths) / n) or 1.0
-        self.idf = {gram: math.log(1 + (n - k + 0.5) / (k + 0.5)) for gram, k in df.items()}
-        # The BM25 weight of each gram in each entry, precomputed: a query only sums them.
-        self.weights: dict[str, dict[int, float]] = {gram: {} for gram in df}
-        top = {gram: idf * (t.k1 + 1) for gram, idf in self.idf.items()}
-        weights, extra = self.weights, t.answer_weight
+        weights: dict[str, dict[int, float]] = defaultdict(dict)
+        saturate, extra = t.k1 + 1, t.answer_weight
         for doc, ((counts, answer), length) in enumerate(zip(counted, lengths, strict=True)):
             norm_doc = t.k1 * (1 - t.b + t.b * length / average)
             for gram, count in counts.items():
                 tf = count + extra if gram in answer else float(count)
-                weights[gram][doc] = top[gram] * tf / (tf + norm_doc)
+                weights[gram][doc] = saturate * tf / (tf + norm_doc)
+            answer_only = saturate * extra / (extra + norm_doc)
             for gram in answer - counts.keys():
-                weights[gram][doc] = top[gram] * extra / (extra + norm_doc)
+                weights[gram][doc] = answer_only
+        del counted
+        self.idf = {
+            gram: math.log(1 + (n - len(d) + 0.5) / (len(d) + 0.5)) for gram, d in weights.items()
+        }
+        for gram, docs in weights.items():
+            idf = self.idf[gram]
+            weights[gram] = {doc: idf * part for doc, part in docs.items()}
+        self.weights = dict(weights)
+        # On a knowledge base of at most POOL entries every score is exact, and summing
+        # each gram's weights as a row of one number per entry is done by C code.
+        self.rows: dict[str, tuple[float, ...]] | None = None
+        if len(self.entries) <= POOL:
+            span = range(len(self.entries))
+            self.rows = {g: tuple(map(w.get, span, [0.0] * n)) for g, w in self.weights.items()}
         self.unseen_idf = math.log(1 + (n + 0.5) / 0.5)
         self.homophones = Homophones(self._vocabulary())
 
     def _bm25(self, query_grams: list[str]) -> dict[int, float]:
-        """BM25 scores of the entries worth scoring. Candidates come from the query's
-        rarest grams, up to READ_BUDGET postings; the POOL best of them are then scored
-        exactly. The cost thus follows the query, not the size of the knowledge base;
-        on a knowledge base of at most POOL entries every score is exact."""
+        """BM25 scores of the entries worth scoring. Up to POOL entries, every entry's
+        exact score (the grams' rows summed). Beyond, candidates come from the query's
+        rarest grams, up to READ_BUDGET postings, and the POOL best of them are then
+        scored exactly: the cost follows the query, not the size of the knowledge base."""
+        if self.rows is not None:
+            rows = [self.rows[g] for g in query_grams if g in self.rows]
+            summed = enumerate(map(sum, zip(*rows, strict=True)))
+            return {doc: total for doc, total in summed if total}
         postings = sorted((self.weights[g] for g in query_grams if g in self.weights), key=len)
-        if len(self.entries) <= POOL:
+        picking, read = 0, 0
+        while picking < len(postings) and (
+            not picking or read + len(postings[picking]) <= READ_BUDGET
+        ):
+            read += len(postings[picking])
+            picking += 1
+        if len(self.entries) <= POOL:  # POOL raised after the build: score exactly
             picking = len(postings)
-        else:
-            picking, read = 0, 0
-            while picking < len(postings) and (
-                not picking or read + len(postings[picking]) <= READ_BUDGET
-            ):
-                read += len(postings[picking])
-                picking += 1
         rough: dict[int, float] = defaultdict(float)
         for weights in postings[:picking]:
             for doc, weight in weights.items():
