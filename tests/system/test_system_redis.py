@@ -6,7 +6,11 @@ faults"), driven over HTTP like a gateway and a browser would:
   lock left by a crashed holder lapses after its timeout;
 - referrals made on either server are queued exactly once;
 - the same delivery sent ten times at once, across both servers, has one effect;
-- the per-sender rate limit is counted across both servers.
+- the per-sender rate limit is counted across both servers;
+- a server killed with SIGKILL in the middle of a load, then restarted: nothing lost,
+  nothing doubled, every questionnaire resumes where it was;
+- Redis stopped and started again under load: the webhooks answer 503 meanwhile (so the
+  gateway delivers again), /healthz says so, and the servers recover by themselves.
 """
 
 from __future__ import annotations
@@ -271,6 +275,89 @@ async def test_the_rate_limit_is_counted_across_both_servers(tools: Tools) -> No
     other = await tools.gateway.deliver(pick, fresh_number(), "帮助", "SMx")
     assert other != POLITE
     assert masked(POLITE) == POLITE
+
+
+# --- faults under load -------------------------------------------------------------------
+
+
+async def test_a_server_killed_under_load_loses_nothing(tools: Tools) -> None:
+    cluster = tools.cluster
+    kinds = plans(24)
+    expected = await references(tools.gateway, tools.store, only(cluster.a), kinds, cluster.known)
+    residents = [Resident(fresh_number(), plan) for plan in kinds]
+    gateway = Gateway(tools.http)
+    killed = asyncio.Event()
+
+    async def kill_midway() -> None:
+        await gateway.until_answered(150)
+        cluster.a.kill()
+        killed.set()
+        await asyncio.to_thread(start_all, [cluster.a])
+
+    fault = asyncio.create_task(kill_midway())
+    await asyncio.gather(
+        *(r.converse(gateway, tools.store, cluster.alternate(), think) for r in residents)
+    )
+    await fault
+    assert killed.is_set()
+    assert gateway.statuses.unreachable > 0  # deliveries did fail, and were made again
+    assert set(gateway.statuses.seen) <= {200, 503}
+    await check_outcome(residents, expected, tools.window)
+
+
+async def healthz(http: aiohttp.ClientSession, server: Server) -> tuple[int, object]:
+    async with http.get(server.base + "/healthz") as answer:
+        return answer.status, (await answer.json())["store"]
+
+
+async def test_redis_restarted_under_load_delays_messages_but_loses_none(tools: Tools) -> None:
+    cluster = tools.cluster
+    kinds = plans(16)
+    expected = await references(tools.gateway, tools.store, only(cluster.a), kinds, cluster.known)
+    residents = [Resident(fresh_number(), plan) for plan in kinds]
+    gateway = Gateway(tools.http)
+    seen: dict[str, list[tuple[int, object]]] = {"down": [], "up": []}
+    late, probe = Resident(fresh_number(), kinds[0]), []
+
+    async def outage() -> None:
+        await gateway.until_answered(100)
+        assert await healthz(tools.http, cluster.a) == (200, True)
+        await asyncio.to_thread(cluster.redis.stop)
+        refused = gateway.statuses.seen.get(503, 0)
+        probe.append(asyncio.create_task(  # sure to be in flight while Redis is down
+            gateway.deliver(only(cluster.b), late.number, "测一测", "SMprobe")))  # fmt: skip
+        deadline = time.monotonic() + 20
+        while gateway.statuses.seen.get(503, 0) - refused < 10:  # webhooks answered 503
+            assert time.monotonic() < deadline, gateway.statuses
+            await asyncio.sleep(0.05)
+        seen["down"] = [await healthz(tools.http, s) for s in (cluster.a, cluster.b)]
+        async with tools.http.post(cluster.b.base + "/api/chat", json={"text": "你好"}) as chat:
+            seen["chat"] = [(chat.status, (await chat.json()).get("message"))]
+        await asyncio.to_thread(cluster.redis.start)
+        deadline = time.monotonic() + 20
+        while True:  # no restart of the servers: they reconnect by themselves
+            seen["up"] = [await healthz(tools.http, s) for s in (cluster.a, cluster.b)]
+            if seen["up"] == [(200, True)] * 2 or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.1)
+
+    fault = asyncio.create_task(outage())
+    await asyncio.gather(
+        *(r.converse(gateway, tools.store, cluster.alternate(), think) for r in residents)
+    )
+    await fault
+    assert "1" in await probe[0]  # answered once Redis was back: the first question
+    assert await late.state(tools.store) == ("screening", "district", False)
+    assert seen["down"] == [(503, False)] * 2
+    status, message = seen["chat"][0]
+    assert status == 503
+    assert isinstance(message, str)
+    assert message  # the page shows the resident a reason, in words
+    assert seen["up"] == [(200, True)] * 2
+    assert gateway.statuses.seen.get(503, 0) >= 10
+    assert set(gateway.statuses.seen) == {200, 503}
+    assert gateway.statuses.unreachable == 0  # the servers stayed up throughout
+    await check_outcome(residents, expected, tools.window)
 
 
 def test_module_files_are_where_the_servers_put_them(cluster: Cluster) -> None:
