@@ -227,10 +227,7 @@ class Target:
 TARGETS = (
     Target("baseline", "baseline"),
     Target("embedded", "embedded"),
-    Target("redis", "redis"),
-    # the Redis store's default pool is 50 connections, and redis-py's asyncio pool raises
-    # instead of waiting when they are all in use: the same service with a larger pool
-    Target("redis+pool", "redis", "?max_connections=1000"),
+    Target("redis", "redis"),  # its pool of 50 connections waits for a free one
 )
 
 
@@ -454,7 +451,7 @@ def shorten(filename: str) -> str:
 async def profile_redis(
     workdir: Path, url: str, client: redis.Redis, plan: Plan, pool: Residents
 ) -> dict[str, Any]:
-    """cProfile of the redis+pool server: once warm-up only, once warm-up + top level."""
+    """cProfile of the redis server: once warm-up only, once warm-up + top level."""
     target = TARGETS[-1]
     idle, loaded = workdir / "idle.prof", workdir / "loaded.prof"
     warm_only = Plan([], plan.messages, 0.0, plan.warmup)
@@ -495,7 +492,7 @@ async def run_all(plan: Plan, kb_sizes: str, profile: bool) -> dict[str, Any]:
                     before = int(client.info("memory")["used_memory"])
                     paced = target.store != "baseline"
                     runs = await load(target, running, plan, pool, paced)
-                    if target.name == "redis+pool":
+                    if target.name == "redis":
                         results["redis_memory"] = redis_memory(client, before)
                 results["runs"] += [r.summary() for r in runs]
                 results["server_logs"][target.name] = log_summary(running.log)
@@ -517,7 +514,7 @@ def goals(runs: list[dict[str, Any]], memory: dict[str, Any], plan: Plan) -> dic
         for target in TARGETS[1:]:
             row = closed[(target.name, level)]
             row["vs_baseline"] = round(row["msgs_per_s"] / base, 3) if base else None
-        for name in ("redis", "redis+pool"):
+        for name in ("redis",):
             ratio = closed[(name, level)]["vs_baseline"]
             out[f"{name} msg/s vs baseline, {level}"] = {
                 "value": ratio,
@@ -582,7 +579,7 @@ def table(results: dict[str, Any]) -> str:
     memory = results["redis_memory"]
     lines += [
         "",
-        f"redis memory (redis+pool), {memory['residents']} residents left idle mid-questionnaire:",
+        f"redis memory, {memory['residents']} residents left idle mid-questionnaire:",
         f"  one session: MEMORY USAGE mean {memory['session_memory_usage_mean_b']} B, "
         f"max {memory['session_memory_usage_max_b']} B (its JSON {memory['session_json_b']} B)",
         f"  everything a resident leaves (sessions, delivery records for 7 days): used_memory "
@@ -604,7 +601,7 @@ def table(results: dict[str, Any]) -> str:
         prof = results["profile"]
         lines += [
             "",
-            f"cProfile of redis+pool at {prof['run']['residents']} residents "
+            f"cProfile of redis at {prof['run']['residents']} residents "
             f"({prof['run']['msgs_per_s']} msg/s under the profiler; start-up and warm-up "
             "subtracted). Most time of their own:",
         ]

@@ -83,7 +83,7 @@ class Services:
             referrals,
             {SCREENING: screening.FLOW, REFERRAL: referral.FLOW},
             sessions=sessions,
-            rate_limit=RateLimit(store, config.rate_limit),
+            rate_limit=RateLimit(config.rate_limit),
         )
         inbox = Inbox(router, metrics)
         https = bool(config.public_url and config.public_url.startswith("https://"))

@@ -41,7 +41,7 @@ class Inbox:
 
     async def handle(self, inbound: Inbound) -> Handled:
         """The router's answer; `StoreUnavailable` passes up (the route answers 503)."""
-        return await self.router.handle(inbound)
+        return self._counted(inbound, await self.router.handle(inbound))
 
     def locked(
         self, inbound: Inbound, reads: Sequence[Item] = ()
@@ -52,7 +52,12 @@ class Inbox:
 
     async def handle_in(self, unit: Unit, inbound: Inbound) -> Handled:
         """`handle` inside a unit from `locked`."""
-        return await self.router.handle_in(unit, inbound)
+        return self._counted(inbound, await self.router.handle_in(unit, inbound))
+
+    def _counted(self, inbound: Inbound, handled: Handled) -> Handled:
+        if handled.limited:
+            self.metrics.rate_limited.labels(inbound.channel).inc()
+        return handled
 
     def count(self, channel: str, outcome: str) -> None:
         """Count a delivery turned away before any work (a forged webhook call)."""

@@ -50,3 +50,4 @@ class Handled:
 
     replies: list[Reply] = field(default_factory=list)
     duplicate: bool = False  # already handled: `replies` are the first time's, re-sent as is
+    limited: bool = False  # over the sender's rate limit: only the polite reply

@@ -33,6 +33,12 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.rate_limited = Counter(
+            "residentbot_rate_limited",
+            "Messages over their sender's rate limit, answered with the polite reply only",
+            ["channel"],
+            registry=self.registry,
+        )
         self.referrals = Counter(
             "residentbot_referrals", "Referrals queued by level", ["level"], registry=self.registry
         )

@@ -103,6 +103,8 @@ class Router:
         """The records `handle_in` reads first: named with the lock, they come with it."""
         delivery = self._delivery(inbound)
         items = [self.sessions.item(inbound.key)]
+        if self.rate_limit is not None:
+            items.append(self.rate_limit.item(inbound))
         return [(DELIVERIES, delivery), *items] if delivery else items
 
     @staticmethod
@@ -119,7 +121,7 @@ class Router:
             if seen is not None:
                 replies = [Reply.from_dict(r) for r in seen.get("replies", [])]
                 return Handled(replies, duplicate=True)
-        if self.rate_limit is not None and (limited := await self.rate_limit.check(inbound)):
+        if self.rate_limit is not None and (limited := await self.rate_limit.check(unit, inbound)):
             return limited  # a gateway's redelivery above is not counted
         session, expired = await self.sessions.load(inbound.key, unit)
         before = encode(session.to_dict())  # restored if the step fails
@@ -427,7 +429,10 @@ class Router:
         found = self.index.search(text[:SEARCH_CHARS])
         if found.answered and found.best is not None:
             return self._topic(session, found.best.id)
-        close = [hit for hit in found.results if hit.score >= CHOICE_SCORE]
+        # Close topics are offered as choices, but not for another department's service
+        # (护照, 公积金): none of ours is what was asked.
+        foreign = self.index.confidence.names_foreign(self.index.normalize(text[:SEARCH_CHARS]))
+        close = [hit for hit in found.results if hit.score >= CHOICE_SCORE and not foreign]
         entries = [e for e in (self.index.get(hit.id) for hit in close) if e]
         if entries:
             session.offer = {"kind": "topics", "ids": [e.id for e in entries]}

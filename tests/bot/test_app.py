@@ -111,6 +111,19 @@ async def test_metrics_count_messages_by_channel_and_outcome(tmp_path: Path) -> 
     assert 'residentbot_message_seconds_count{channel="web"} 2.0' in text
 
 
+async def test_messages_over_the_rate_limit_are_counted_apart(tmp_path: Path) -> None:
+    async with serving(tmp_path, {"RESIDENTBOT_RATE_LIMIT": "2"}) as (_, client):
+        answers = []
+        for n in range(4):
+            response = await client.post("/api/chat", json={"text": "你好", "id": f"r{n}"})
+            answers.append(" ".join(r["text"] for r in (await response.json())["replies"]))
+        text = await (await client.get("/metrics")).text()
+    assert all("一分钟" in answer for answer in answers[2:])
+    assert not any("一分钟" in answer for answer in answers[:2])
+    assert 'residentbot_rate_limited_total{channel="web"} 2.0' in text
+    assert 'residentbot_messages_total{channel="web",outcome="replied"} 4.0' in text
+
+
 async def test_delivery_has_a_sender_for_each_configured_channel(tmp_path: Path) -> None:
     bare = await Services.open(config_for(tmp_path / "bare"))
     try:
