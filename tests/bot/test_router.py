@@ -83,6 +83,8 @@ async def test_urgent_offers_a_referral_and_declining_resumes_the_same_question(
 ) -> None:
     await answer(bench, "测一测", "奉节", "2", "2", "68 66")
     text = await answer(bench, "家里已经没饭吃了")
+    assert "生命危险" in text  # an emergency missed by triage still learns where to turn
+    assert "110" in text
     assert "同意" in text
     assert "1 同意" in text
     text = await answer(bench, "2")
@@ -147,6 +149,15 @@ async def test_a_question_mid_questionnaire_is_answered_and_the_question_asked_a
     assert "770" in text
     assert "城镇的还是农村的" in text
     assert (await bench.session())["state"] == "area"
+
+
+async def test_a_question_we_cannot_answer_gets_the_menu_and_the_emergency_numbers(
+    bench: Bench,
+) -> None:
+    text = await answer(bench, "护照怎么办理")
+    assert "没有把握" in text
+    assert "110" in text
+    assert "怎么申请低保" not in text  # no topic of ours offered for another department's service
 
 
 async def test_the_full_text_of_an_answer_given_mid_questionnaire(bench: Bench) -> None:
