@@ -256,6 +256,7 @@ class EmbeddedStore:
             )  # fmt: skip
             _into_wal(db, self.busy_timeout)
             db.execute(f"PRAGMA synchronous={self.synchronous}")
+            db.execute("PRAGMA secure_delete=ON")  # deleted sessions leave no text behind
             db.executescript(SCHEMA)
             self._db = db
         return self._db

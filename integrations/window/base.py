@@ -199,6 +199,7 @@ class Window(abc.ABC):
                 continue
             purged += changed
         if purged:
+            await self._erase_old_copies()
             log.info("purged the personal data of %d resolved referrals", purged)
         return purged
 
@@ -358,6 +359,9 @@ class Window(abc.ABC):
 
     async def _job_failed(self, job: Job) -> None:  # noqa: B027 (optional step)
         """The job could not be finished; it is to be taken again later."""
+
+    async def _erase_old_copies(self) -> None:  # noqa: B027 (optional step)
+        """After a purge: overwrite what the backend still keeps of the purged data."""
 
     async def _prepare(self) -> None:  # noqa: B027 (optional step)
         """Before the workers start."""

@@ -204,6 +204,11 @@ class EmbeddedWindow(Window):
 
     # --- notification jobs ---------------------------------------------------------------
 
+    async def _erase_old_copies(self) -> None:
+        """The WAL still holds the pages as they were before the purge: copy it into the
+        file and truncate it."""
+        await self._run(lambda db: db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone())
+
     async def _prepare(self) -> None:
         """Jobs this data directory's previous process had in hand are taken again."""
         await self._run(
@@ -295,6 +300,7 @@ class EmbeddedWindow(Window):
             db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             use_wal(db)
             db.execute(f"PRAGMA synchronous={self.synchronous}")
+            db.execute("PRAGMA secure_delete=ON")  # a purge leaves no old text in free pages
             db.executescript(SCHEMA)
             self._db = db
         return self._db

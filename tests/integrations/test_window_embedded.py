@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from bot.referrals import Draft
 from bot.store.embedded import EmbeddedStore
 from integrations.window.embedded import FILENAME, EmbeddedWindow
 from integrations.window.notify import HttpNotifier, Target, Targets
@@ -127,3 +128,38 @@ async def test_a_closed_queue_refuses_work(tmp_path: Path) -> None:
     await window.close()
     with pytest.raises(RuntimeError, match="closed"):
         await window.get("12345678")
+
+
+async def test_a_purge_leaves_no_copy_of_the_personal_data_in_the_files(tmp_path: Path) -> None:
+    """Not in the database's free pages, not in its write-ahead log: the bytes on disk."""
+    now = [1_754_000_000.0]
+    window = EmbeddedWindow(tmp_path, clock=lambda: now[0])
+    phone, words, outcome = "13912345678", "老伴瘫在床上家里断粮三天了", "已为张大爷办理临时救助"
+    try:
+        created = await window.create(
+            Draft(
+                key="sms:+8613912345678:SM9",
+                level="urgent",
+                channel="sms",
+                address="+8613912345678",
+                district="渝中区",
+                township="解放碑街道",
+                contact=phone,
+                message=words,
+            )
+        )
+        await window.claim(created.reference, "zhang")
+        await window.resolve(created.reference, "zhang", outcome)
+
+        def on_disk() -> bytes:
+            return b"".join(p.read_bytes() for p in sorted(tmp_path.iterdir()) if p.is_file())
+
+        assert phone.encode() in on_disk()  # the check can see the data while it is kept
+        assert outcome.encode() in on_disk()
+        now[0] += 181 * 86400
+        assert await window.purge_personal_data(180 * 86400) == 1
+        written = on_disk()
+        for secret in (phone, "8613912345678", words, outcome):
+            assert secret.encode() not in written, secret
+    finally:
+        await window.close()
