@@ -28,7 +28,7 @@ from rapidfuzz import fuzz, process
 from knowledge.search import Hit, Index, SearchResult, default_index
 
 EVAL_DIR = Path(__file__).resolve().parent / "eval"
-DEFAULT_SETS = ("kb_dev.yaml", "kb_holdout.yaml", "kb_fresh.yaml")
+DEFAULT_SETS = ("kb_dev.yaml", "kb_holdout.yaml", "kb_fresh.yaml", "kb_use.yaml")
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,9 @@ Two stages, both on normalised text (knowledge/text.py, knowledge/homophones.py)
 `answered` is false when the best entry is not close enough, so out-of-scope questions
 ("护照怎么办理") are declined rather than answered wrongly; the bot then offers choices
 or a person. How close is close enough depends on whether the question names something
-of social assistance, or another department's service (knowledge/search.yaml).
+of social assistance, or another department's service (knowledge/search.yaml). A text
+that names nothing of ours and says little ("我一个人", "不是") is scored as if it said
+a least amount, more when it asks nothing: a match of common words says little.
 `residentbot kb eval` measures both; bench/search_bench.py the latency.
 """
 
@@ -73,6 +75,11 @@ class Confidence:
     foreign_bar: float = 100.0
     foreign: re.Pattern[str] | None = None
     foreign_terms: tuple[str, ...] = ()  # other departments' services, normalised
+    asking: re.Pattern[str] | None = None  # words that make a typed text a question
+    # The least information (in grams no entry has) a text naming nothing of ours is
+    # scored with: a question, and a text that asks nothing.
+    question_information: float = 0.0
+    statement_information: float = 0.0
 
     @classmethod
     def load(cls, lexicon: Lexicon, path: Path = SETTINGS_FILE) -> Confidence:
@@ -82,6 +89,8 @@ class Confidence:
         foreign = {lexicon.normalize(str(t)) for t in data.get("foreign", [])} - {""}
         bars = data["bars"]
         words = tuple(lexicon.normalize(str(w)) for w in data.get("words", []))
+        asking = {compact(str(w)) for w in data.get("asking", [])} - {""}
+        information = data.get("information", {})
         return cls(
             domain_bar=float(bars["domain"]),
             other_bar=float(bars["other"]),
@@ -91,6 +100,9 @@ class Confidence:
             foreign_bar=float(bars.get("foreign", 100.0)),
             foreign=_pattern(foreign),
             foreign_terms=tuple(sorted(foreign, key=len)),
+            asking=_pattern(asking),
+            question_information=float(information.get("question", 0.0)),
+            statement_information=float(information.get("statement", 0.0)),
         )
 
     def in_domain(self, query: str) -> bool:
@@ -100,6 +112,10 @@ class Confidence:
     def names_foreign(self, query: str) -> bool:
         """Whether a normalised query names another department's service."""
         return self.foreign is not None and self.foreign.search(query) is not None
+
+    def asks(self, text: str) -> bool:
+        """Whether a compacted text asks something (什么, 咋个, 吗, 不, 多少, 申请...)."""
+        return self.asking is not None and self.asking.search(text) is not None
 
     def judge(self, query: str) -> tuple[bool, float]:
         """Whether a normalised query is ours (names a domain term and no other
@@ -284,7 +300,8 @@ class Index:
     # --- search ----------------------------------------------------------------------
 
     def search(self, text: str, top: int = 3) -> SearchResult:
-        query = self.normalize(text)
+        typed = compact(text)
+        query = self.lexicon.rewrite(self.homophones.correct(typed))
         if not query:
             return SearchResult(text, False, ())
         query_grams = list(dict.fromkeys(grams(query)))
@@ -299,7 +316,15 @@ class Index:
         # are what it is about ("护照") and do.
         ours, bar = self.confidence.judge(query)
         unseen = 0.0 if ours else self.unseen_idf
-        ceiling = sum(self.idf.get(g, unseen) for g in query_grams) * (t.k1 + 1)
+        # A text that names nothing of ours and says little ("我一个人", "不是") has every
+        # gram in some phrasing without being that phrasing: it is scored as if it said
+        # at least a question's, or a statement's, worth.
+        information = sum(self.idf.get(g, unseen) for g in query_grams)
+        if not ours:
+            c = self.confidence
+            least = c.question_information if c.asks(typed) else c.statement_information
+            information = max(information, least * self.unseen_idf)
+        ceiling = information * (t.k1 + 1)
 
         candidates = heapq.nlargest(max(t.candidates, top), scores, key=scores.__getitem__)
         ranked: list[tuple[float, int]] = []

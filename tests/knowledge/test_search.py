@@ -44,6 +44,41 @@ def test_out_of_scope_questions_are_declined(question: str) -> None:
     assert not default_index().search(question).answered
 
 
+@pytest.mark.parametrize(
+    "text", ["我一个人", "我和老伴", "屋头就我一个", "我是农村的", "不是", "收到", "我不晓得"]
+)
+def test_texts_that_name_nothing_of_ours_and_say_little_are_declined(text: str) -> None:
+    """Telling us about the family, or answering a menu: every gram of such a text is in
+    some phrasing ("我一个人能领多少"), which says little about what is asked."""
+    assert not default_index().search(text).answered
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("精神障碍社区康复服务", "disability.rehab"),  # names nothing of ours, asks nothing
+        ("因病致贫了咋个办", "medical_aid.what"),  # names nothing of ours, asks
+        ("五保", "tekun.what"),  # says little, but of ours
+    ],
+)
+def test_texts_that_say_enough_or_name_something_of_ours_are_answered(
+    text: str, expected: str
+) -> None:
+    result = default_index().search(text)
+    assert result.answered
+    assert result.results[0].id == expected
+
+
+def test_asking_is_read_as_typed_before_the_lexicon() -> None:
+    c = default_index().confidence
+    assert c.asks("低保能不能办")
+    assert c.asks("要得不")  # the lexicon rewrites it to 可以, which asks nothing
+    assert c.asks("啥子是五保")
+    assert not c.asks("我和老伴")
+    assert not c.asks("屋头就我一个")
+    assert 0 < c.question_information < c.statement_information
+
+
 def test_empty_and_symbol_only_queries_are_declined_without_results() -> None:
     for text in ["", "   ", "？？？", "😀😀"]:
         result = default_index().search(text)
