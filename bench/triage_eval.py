@@ -41,6 +41,7 @@ ROLES = {
     "triage_unseen.yaml": "written after those fixes and measured once; tuned against since",
     "triage_final.yaml": "written after the next round and measured once; tuned against since",
     "triage_untuned.yaml": "written after the last round, never tuned against: new wordings",
+    "triage_tune.yaml": "written from RULES.md alone, never reading the classifier",
 }
 SETS = tuple(EVAL_DIR / name for name in ROLES)
 GOALS = {"emergency_recall": 1.0, "urgent_recall": 0.95, "false_alarm_max": 0.05}

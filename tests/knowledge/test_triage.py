@@ -582,6 +582,7 @@ MINIMUM_SIZE = {
     "triage_unseen.yaml": 100,
     "triage_final.yaml": 80,
     "triage_untuned.yaml": 80,
+    "triage_tune.yaml": 240,
 }
 TUNED = ["triage.yaml", "triage_fresh.yaml", "triage_blind.yaml", "triage_unseen.yaml"]
 
