@@ -17,15 +17,27 @@ Everything a person reads and every pattern lives in `knowledge/triage.yaml`; th
 module only reads it: normalise the text, find each signal's patterns, and drop a match
 that a cue (negation, hypothetical, hearsay, a general question, the past) clears.
 Missing an emergency is the worst error, so self-harm and violence are cleared by very
-little. Everything is compiled once; a message takes well under a tenth of a millisecond.
+little.
+
+On top of the rules, a statistical layer (`model` in triage.yaml; knowledge/triage_model.py)
+learns at load time from labelled messages (knowledge/triage_examples.yaml and the
+evaluation sets it lists), over the character n-grams of the normalised text and the
+danger `concepts` it mentions. It catches wordings no pattern was written for: when a
+Naive Bayes is confident that a message tells of a danger, a logistic regression agrees,
+and no cue of its `cleared_by` is in the message, the message is an emergency (or
+urgent) even if no rule fired, and it names the kind of danger a third model finds
+likeliest. It only ever raises the level the rules give, never lowers it. Everything is
+compiled and trained once (under a second); a message takes a few tenths of a
+millisecond at most.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,8 +45,11 @@ from typing import Any
 import yaml
 
 from knowledge.text import Lexicon
+from knowledge.triage_model import Linear, logistic_regression, naive_bayes, ngrams
 
-DATA_FILE = Path(__file__).resolve().parent / "triage.yaml"
+HERE = Path(__file__).resolve().parent
+DATA_FILE = HERE / "triage.yaml"
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 LEVELS = ("emergency", "urgent", "none")  # most serious first
 CUE_PLACES = ("adjacent", "before", "after", "message")
@@ -94,6 +109,48 @@ class Signal:
     covers: tuple[str, ...]  # less specific signals dropped when this one is present
 
 
+@dataclass(frozen=True)
+class Example:
+    """A labelled message: what the statistical layer learns from, what the bench measures."""
+
+    text: str
+    level: str
+    signals: tuple[str, ...]  # when given, the first is the kind of danger
+
+
+@dataclass(frozen=True)
+class Features:
+    """What the statistical layer sees of a normalised message: its character n-grams of
+    `low` to `high` characters, and `weight` tokens for each danger concept it mentions."""
+
+    low: int
+    high: int
+    concepts: tuple[tuple[str, re.Pattern[str]], ...]  # (token, pattern)
+    weight: int
+
+    def __call__(self, text: str) -> set[str]:
+        found = ngrams(text, self.low, self.high)
+        for token, pattern in self.concepts:
+            if pattern.search(text):
+                found.update(f"{token}{n}" for n in range(self.weight))
+        return found
+
+
+@dataclass(frozen=True)
+class Model:
+    """The statistical layer: the trained models and when their call counts (triage.yaml)."""
+
+    levels: Linear  # Naive Bayes over LEVELS
+    check: Linear  # logistic regression over LEVELS, which must agree
+    kinds: dict[str, Linear]  # per level, Naive Bayes over its signals given in the examples
+    features: Features
+    danger: float  # log-odds of emergency-or-urgent over none above which it is a danger
+    agree: float  # the log-odds the logistic regression must exceed too
+    emergency_share: float  # P(emergency) / P(emergency or urgent) that makes it an emergency
+    escalate: float  # the share needed to raise a message the rules found urgent
+    cleared_by: tuple[Cue, ...]  # cues anywhere in the message that silence the model
+
+
 def normalise(text: str, lexicon: Lexicon) -> str:
     """NFKC and lower case; a space between two runs of SPACED_RUN or more characters
     becomes ，(people who type no punctuation separate clauses with spaces: "米缸空了 娃儿
@@ -125,9 +182,11 @@ def _compile(parts: Sequence[str] | str, where: str) -> re.Pattern[str]:
 
 
 class Triager:
-    """The compiled rules of one triage.yaml."""
+    """The compiled rules of one triage.yaml, and its statistical layer once trained."""
 
-    def __init__(self, data: Mapping[str, Any]) -> None:
+    def __init__(self, data: Mapping[str, Any], examples: Sequence[Example] = ()) -> None:
+        """The rules of `data` (a parsed triage.yaml); with `examples`, the statistical
+        layer too, trained on them (without, the rules alone)."""
         self.lexicon = Lexicon(
             {str(k): [str(v) for v in vs] for k, vs in (data.get("rewrites") or {}).items()}
         )
@@ -136,6 +195,7 @@ class Triager:
         self.signals = {name: self._signal(name, spec) for name, spec in data["signals"].items()}
         self.advice = data["advice"]
         self._check(data)
+        self.model = self._model(data.get("model") or {}, data.get("concepts") or {}, examples)
 
     def _cue(self, name: str, spec: Mapping[str, Any]) -> Cue:
         where = spec.get("where")
@@ -201,12 +261,62 @@ class Triager:
         if missing:
             raise TriageError(f"triage.yaml: advice.emergency.numbers lacks {missing}")
 
+    def _model(
+        self, spec: Mapping[str, Any], concepts: Mapping[str, Any], examples: Sequence[Example]
+    ) -> Model | None:
+        compiled = []
+        for name, patterns in concepts.items():
+            for pattern in [patterns] if isinstance(patterns, str) else patterns:
+                if self.lexicon.apply(pattern) != pattern:
+                    raise TriageError(
+                        f"triage.yaml: concepts.{name}: {pattern!r} contains a word that "
+                        f"`rewrites` changes; write the rewritten form"
+                    )
+            compiled.append((f"#{name}", _compile(patterns, f"concepts.{name}")))
+        unknown = [c for c in spec.get("cleared_by") or [] if c not in self.cues]
+        if unknown:
+            raise TriageError(f"triage.yaml: model.cleared_by: unknown cues {unknown}")
+        if not examples:
+            return None
+        signals = set(self.signals)
+        bad = [e for e in examples if e.level not in LEVELS or not set(e.signals) <= signals]
+        if bad:
+            raise TriageError(f"triage.yaml: model: a malformed training message: {bad[0]}")
+        low, high = (int(n) for n in spec.get("ngrams", (1, 3)))
+        features = Features(low, high, tuple(compiled), int(spec.get("concept_weight", 1)))
+        alpha = float(spec.get("alpha", 0.5))
+        featured = [(features(normalise(e.text, self.lexicon)), e) for e in examples]
+        levels = [(f, e.level) for f, e in featured]
+        kinds = [(f, e.signals[0]) for f, e in featured if e.signals]
+        given = {kind for _, kind in kinds}
+        named = {  # per level, its signals some example gives
+            level: [s.name for s in self.signals.values() if s.level == level and s.name in given]
+            for level in LEVELS[:2]
+        }
+        return Model(
+            levels=naive_bayes(levels, LEVELS, alpha),
+            check=logistic_regression(levels, LEVELS, int(spec.get("epochs", 5))),
+            kinds={
+                level: naive_bayes(kinds, names, alpha) for level, names in named.items() if names
+            },
+            features=features,
+            danger=float(spec["danger"]),
+            agree=float(spec.get("agree", 0.0)),
+            emergency_share=float(spec["emergency_share"]),
+            escalate=float(spec["escalate"]),
+            cleared_by=tuple(self.cues[c] for c in spec.get("cleared_by") or []),
+        )
+
     # --- reading a message --------------------------------------------------------------
 
     def triage(self, text: str) -> Triage:
         norm = normalise(text, self.lexicon)
         seen: dict[str, bool] = {}  # message-wide cues, looked up once per message
         found = [s for s in self.signals.values() if self._present(s, norm, seen)]
+        if self.model is not None and not any(s.level == "emergency" for s in found):
+            named = self._model_signal(self.model, norm, "urgent" if found else "none")
+            if named is not None and named not in {s.name for s in found}:
+                found.append(self.signals[named])
         covered = {c for s in found for c in s.covers}
         found = [s for s in found if s.name not in covered]
         if not found:
@@ -215,6 +325,44 @@ class Triager:
         found.sort(key=lambda s: LEVELS.index(s.level))  # stable: file order within a level
         names = tuple(s.name for s in found)
         return Triage(level, names, self._advice(level, names))
+
+    def _model_signal(self, model: Model, text: str, level: str) -> str | None:
+        """The signal the statistical layer adds to a message the rules found at `level`
+        ("urgent" or "none"): the likeliest kind of the level it calls, or None."""
+        features = model.features(text)
+        emergency, urgent, none = model.levels.log_scores(features)  # in LEVELS order
+        if _danger(emergency, urgent, none) <= model.danger:
+            return None
+        if _danger(*model.check.log_scores(features)) <= model.agree:
+            return None
+        share = 1.0 / (1.0 + math.exp(urgent - emergency))  # P(emergency | a danger)
+        if share >= (model.escalate if level == "urgent" else model.emergency_share):
+            called = "emergency"
+        elif level == "none":
+            called = "urgent"
+        else:
+            return None
+        if any(self._cleared_anywhere(cue, text) for cue in model.cleared_by):
+            return None
+        return self._likeliest_kind(model, features, called)
+
+    def _likeliest_kind(self, model: Model, features: set[str], level: str) -> str:
+        """The signal of `level` the examples make likeliest (the first of the level in
+        triage.yaml when no example names one)."""
+        kinds = model.kinds.get(level)
+        if kinds is None:
+            return next(s.name for s in self.signals.values() if s.level == level)
+        scores = kinds.log_scores(features)
+        return kinds.labels[scores.index(max(scores))]
+
+    @staticmethod
+    def _cleared_anywhere(cue: Cue, text: str) -> bool:
+        """Is the cue in the message, its `unless` and `only_with` read in the message?"""
+        if cue.unless is not None and cue.unless.search(text):
+            return False
+        if cue.only_with is not None and not cue.only_with.search(text):
+            return False
+        return cue.pattern.search(text) is not None
 
     def _present(self, signal: Signal, text: str, seen: dict[str, bool]) -> bool:
         for rule in signal.rules:
@@ -290,6 +438,12 @@ class Triager:
         return f"{lead}{spec['body']}"
 
 
+def _danger(emergency: float, urgent: float, none: float) -> float:
+    """log P(emergency or urgent) - log P(none), from unnormalised log-probabilities."""
+    top = max(emergency, urgent)
+    return top + math.log(math.exp(emergency - top) + math.exp(urgent - top)) - none
+
+
 def _back(text: str, at: int, stops: str) -> int:
     """Where the sentence (stops "。") or clause (stops "。，") holding `at` starts,
     looking back at most REACH characters (a long message may have no punctuation)."""
@@ -304,9 +458,35 @@ def _ahead(text: str, at: int, stops: str) -> int:
     return min([hi] + [e for e in ends if e >= 0])
 
 
-def load(path: Path = DATA_FILE) -> Triager:
+def read_examples(path: Path) -> list[Example]:
+    """Labelled messages: a YAML list of {text, level, signals (optional)}."""
     with path.open(encoding="utf-8") as fh:
-        return Triager(yaml.safe_load(fh))
+        data = yaml.load(fh, Loader=_YAML_LOADER) or []
+    examples = []
+    for n, raw in enumerate(data, 1):
+        if (
+            not isinstance(raw, Mapping)
+            or not isinstance(raw.get("text"), str)
+            or (raw.get("level") not in LEVELS)
+        ):
+            raise TriageError(f"{path.name} item {n}: needs text and a level in {LEVELS}")
+        signals = tuple(str(s) for s in raw.get("signals") or ())
+        examples.append(Example(raw["text"], str(raw["level"]), signals))
+    return examples
+
+
+def training_files(data: Mapping[str, Any], base: Path = HERE) -> list[Path]:
+    """The labelled files `model.train` of a parsed triage.yaml names."""
+    return [base / str(name) for name in (data.get("model") or {}).get("train") or []]
+
+
+def load(path: Path = DATA_FILE, exclude: Collection[str] = ()) -> Triager:
+    """The triager of a triage.yaml, its statistical layer trained on the files of
+    `model.train` except those whose name is in `exclude` (to measure a set unseen)."""
+    with path.open(encoding="utf-8") as fh:
+        data = yaml.load(fh, Loader=_YAML_LOADER)
+    files = [f for f in training_files(data, path.parent) if f.name not in exclude]
+    return Triager(data, [e for f in files for e in read_examples(f)])
 
 
 @functools.cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import statistics
@@ -15,22 +16,29 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rapidfuzz import fuzz
 
 import bot.cli
 from bot.render import render
 from knowledge.kb import parse_source
+from knowledge.text import compact
 from knowledge.triage import (
     DATA_FILE,
     EMERGENCY_NUMBERS,
+    HERE,
     LEVELS,
+    Example,
     Triage,
     TriageError,
     Triager,
     default_triager,
     load,
     normalise,
+    read_examples,
+    training_files,
     triage,
 )
+from knowledge.triage_model import logistic_regression, naive_bayes, ngrams
 
 ROOT = Path(__file__).resolve().parents[2]
 SIGNALS = default_triager().signals
@@ -489,6 +497,121 @@ def test_fast_enough_for_every_message() -> None:
     assert statistics.median(times) < 0.0005
 
 
+# --- the statistical layer -------------------------------------------------------------
+
+
+@functools.cache
+def _rules() -> Triager:
+    """The rules of triage.yaml alone, without the statistical layer."""
+    return Triager(_data())
+
+
+@pytest.mark.parametrize(
+    ("text", "signal"),
+    [
+        # wordings no pattern was written for, in no labelled set
+        ("我现在在天台上 不想下去了", "self_harm"),
+        ("我女儿说她撑不住了 现在一个人在江边", "self_harm"),
+        ("屋后面的山在往下滑 我们还在屋头", "flood_now"),
+        ("水已经漫到门口了 还在涨", "flood_now"),
+        ("有人把我娃儿抱上车开走了", "violence"),
+        ("我婆婆在厕所滑倒了 一直喊腰杆痛 起不来", "medical_emergency"),
+    ],
+)
+def test_the_model_catches_what_no_rule_was_written_for(text: str, signal: str) -> None:
+    assert _rules().triage(text).level == "none"
+    result = triage(text)
+    _check(result)
+    assert result.level == "emergency"
+    assert result.signals == (signal,)
+    lead = _data()["advice"]["emergency"]["signals"][signal]
+    assert lead in result.advice
+
+
+@settings(max_examples=200, deadline=None)
+@given(ANY_TEXT)
+def test_the_model_only_ever_raises_the_level(text: str) -> None:
+    assert LEVELS.index(triage(text).level) <= LEVELS.index(_rules().triage(text).level)
+
+
+def test_the_model_raises_the_level_of_labelled_messages_never_lowers_it() -> None:
+    bench = _bench()
+    for path in bench.SETS:
+        for item in bench.load_set(path):
+            rules, full = _rules().triage(item.text), triage(item.text)
+            assert LEVELS.index(full.level) <= LEVELS.index(rules.level), item.text
+            if full.level == rules.level:
+                assert full.signals == rules.signals, item.text
+
+
+@pytest.fixture(scope="module")
+def examples() -> list[Example]:
+    return [e for f in training_files(_data()) for e in read_examples(f)]
+
+
+def test_the_cues_of_the_model_silence_it(examples: list[Example]) -> None:
+    """Hearsay about others and a carer on the way stop the model where it would call a
+    danger; hearsay about one's own family does not."""
+    silenced = ["朋友圈说有人被困在电梯里", "娃儿放学一个人在屋 我马上就回来"]
+    assert [triage(text).level for text in silenced] == ["none", "none"]
+    assert triage("群里说我爸倒在路边 叫不醒").level == "emergency"
+    data = _data()
+    data["model"]["cleared_by"] = []
+    loud = Triager(data, examples)
+    assert [loud.triage(text).level for text in silenced] == ["emergency", "urgent"]
+
+
+def test_the_model_learns_from_every_labelled_set_and_the_examples() -> None:
+    bench = _bench()
+    files = training_files(_data())
+    names = [f.name for f in files]
+    assert len(set(names)) == len(names)  # load(exclude=...) goes by name
+    assert all(f.is_file() for f in files)
+    assert set(names) == {p.name for p in bench.SETS} | {"triage_examples.yaml"}
+    assert load(exclude=[p.name for p in bench.SETS]).model is not None  # the examples alone
+    assert load(exclude=names).model is None
+    assert Triager(_data()).model is None
+
+
+def test_the_examples_are_not_copies_of_evaluation_messages() -> None:
+    bench = _bench()
+    examples = read_examples(HERE / "triage_examples.yaml")
+    assert len(examples) >= 300
+    assert {e.level for e in examples} == set(LEVELS)
+    assert not {s for e in examples for s in e.signals} - set(SIGNALS)
+    keys = [compact(e.text) for e in examples]
+    assert len(set(keys)) == len(keys)
+    evaluation = [compact(i.text) for p in bench.SETS for i in bench.load_set(p)]
+    copies = [
+        (example, other)
+        for example in keys
+        for other in evaluation
+        if fuzz.ratio(example, other) >= 80
+    ]
+    assert copies == []
+
+
+TOY = [({"a", "x"}, "p"), ({"a", "y"}, "p"), ({"b", "x"}, "q"), ({"b", "y"}, "q")]
+
+
+def test_naive_bayes_and_logistic_regression_learn_a_toy_problem() -> None:
+    for model in (naive_bayes(TOY), logistic_regression(TOY, epochs=20)):
+        assert model.labels == ("p", "q")
+        assert model.posterior({"a"})["p"] > 0.6
+        assert model.posterior({"b", "x"})["q"] > 0.6
+        assert model.posterior({"unseen"}) == pytest.approx({"p": 0.5, "q": 0.5}, abs=0.1)
+        assert sum(model.posterior({"a", "y"}).values()) == pytest.approx(1.0)
+    assert naive_bayes(TOY, ["q", "p"]).labels == ("q", "p")
+    assert logistic_regression(TOY) == logistic_regression(TOY)  # deterministic
+    with pytest.raises(ValueError, match="r"):
+        naive_bayes(TOY, ["p", "q", "r"])
+
+
+def test_ngrams_mark_the_ends() -> None:
+    assert ngrams("救命", 1, 2) == {"救", "命", "\x02救", "救命", "命\x03"}
+    assert ngrams("", 1, 3) == {"\x02\x03"}
+
+
 # --- the data file is checked when it is loaded ----------------------------------------
 
 
@@ -539,6 +662,25 @@ def test_a_bad_regular_expression_is_refused() -> None:
         Triager(data)
 
 
+def test_an_unknown_cue_of_the_model_is_refused() -> None:
+    data = _data()
+    data["model"]["cleared_by"].append("nonsense")
+    with pytest.raises(TriageError, match="nonsense"):
+        Triager(data)
+
+
+def test_a_concept_with_an_unrewritten_word_is_refused() -> None:
+    data = _data()
+    data["concepts"]["hunger"].append("没有饭")
+    with pytest.raises(TriageError, match="hunger"):
+        Triager(data)
+
+
+def test_a_malformed_training_message_is_refused() -> None:
+    with pytest.raises(TriageError, match="nonsense"):
+        Triager(_data(), [Example("屋头没得米了", "urgent", ("nonsense",))])
+
+
 # --- the command line -------------------------------------------------------------------
 
 
@@ -584,7 +726,14 @@ MINIMUM_SIZE = {
     "triage_untuned.yaml": 80,
     "triage_tune.yaml": 240,
 }
-TUNED = ["triage.yaml", "triage_fresh.yaml", "triage_blind.yaml", "triage_unseen.yaml"]
+TUNED = [
+    "triage.yaml",
+    "triage_fresh.yaml",
+    "triage_blind.yaml",
+    "triage_unseen.yaml",
+    "triage_untuned.yaml",
+    "triage_tune.yaml",
+]
 
 
 def test_evaluation_sets_are_large_enough() -> None:
@@ -616,22 +765,60 @@ def test_final_set_catches_every_emergency() -> None:
     assert report.false_alarms <= bench.GOALS["false_alarm_max"]
 
 
-def test_untuned_set_does_not_regress(record_property: Any) -> None:
-    """Never tuned against, so short of the goals: it measures new wordings. The floors are
-    its first measurement rounded down (emergency recall 53.6 %, false alarms 7.1 %), so
-    that a change which makes the classifier worse on unseen messages fails here."""
-    bench = _bench()
-    report = bench.evaluate("untuned", bench.load_set(bench.EVAL_DIR / "triage_untuned.yaml"))
+@pytest.fixture(scope="module")
+def unseen() -> dict[str, Any]:
+    """Each set judged by a triager whose statistical layer was trained without it."""
+    return {r.name: r for r in _bench().leave_one_set_out()}
+
+
+# Floors on the leave-one-set-out figures, below those first measured with the statistical
+# layer (every emergency caught in every set; urgent recall 96-100 %; false alarms 0-2.7 %),
+# so that a change which makes unseen messages worse fails here.
+UNSEEN_FLOORS = {"emergency_recall": 0.95, "urgent_recall": 0.92, "false_alarms": 0.05}
+UNSEEN_OVERALL = {"emergency_recall": 0.99, "urgent_recall": 0.97, "false_alarms": 0.02}
+
+
+@pytest.mark.parametrize("name", list(MINIMUM_SIZE))
+def test_leave_one_set_out_floors(unseen: dict[str, Any], name: str, record_property: Any) -> None:
+    report = unseen[name]
     figures = {
         "emergency_recall": report.recall("emergency"),
         "urgent_recall": report.recall("urgent"),
         "false_alarms": report.false_alarms,
     }
-    record_property("untuned", figures)
-    print(f"untuned: {figures}")
-    assert report.recall("emergency") >= 0.5
-    assert report.recall("urgent") >= 0.5
-    assert report.false_alarms <= 0.1
+    record_property(name, figures)
+    misses = [(i.text, r.level) for i, r in report.misses]
+    assert figures["emergency_recall"] >= UNSEEN_FLOORS["emergency_recall"], misses
+    assert figures["urgent_recall"] >= UNSEEN_FLOORS["urgent_recall"], misses
+    assert figures["false_alarms"] <= UNSEEN_FLOORS["false_alarms"], misses
+
+
+def test_leave_one_set_out_overall(unseen: dict[str, Any]) -> None:
+    counts = {e: dict.fromkeys(LEVELS, 0) for e in LEVELS}
+    for report in unseen.values():
+        for expected in LEVELS:
+            for called in LEVELS:
+                counts[expected][called] += report.confusion[expected][called]
+    total = _bench().Report("all", 0, counts)
+    assert total.recall("emergency") >= UNSEEN_OVERALL["emergency_recall"]
+    assert total.recall("urgent") >= UNSEEN_OVERALL["urgent_recall"]
+    assert total.false_alarms <= UNSEEN_OVERALL["false_alarms"]
+
+
+def test_the_model_catches_most_of_what_the_rules_miss(unseen: dict[str, Any]) -> None:
+    """On the two sets written last, the rules alone miss about four emergencies in ten;
+    the statistical layer, trained without the set, must catch nine in ten of those."""
+    bench = _bench()
+    for name in ("triage_untuned.yaml", "triage_tune.yaml"):
+        items = bench.load_set(bench.EVAL_DIR / name)
+        missed = {
+            i.text
+            for i in items
+            if i.level == "emergency" and _rules().triage(i.text).level != "emergency"
+        }
+        assert len(missed) >= 5, name  # the layer has work to do on this set
+        still = {i.text for i, r in unseen[name].misses if i.level == "emergency"}
+        assert len(missed & still) <= 0.1 * len(missed), (name, sorted(missed & still))
 
 
 @pytest.mark.parametrize("name", TUNED)
