@@ -227,10 +227,17 @@ class Index:
             answer_only = saturate * extra / (extra + norm_doc)
             for gram in answer - counts.keys():
                 weights[gram][doc] = answer_only
+        # How many entries have each gram, an entry that has it only in its answer counting
+        # `answer_weight`: a word every answer uses ("发放", "窗口") is common there, yet
+        # it still tells the questions apart ("低保多久发一次" from "多久复核一次").
+        df: dict[str, float] = dict.fromkeys(weights, 0.0)
+        for counts, answer in counted:
+            for gram in counts:
+                df[gram] += 1
+            for gram in answer - counts.keys():
+                df[gram] += extra
         del counted
-        self.idf = {
-            gram: math.log(1 + (n - len(d) + 0.5) / (len(d) + 0.5)) for gram, d in weights.items()
-        }
+        self.idf = {gram: math.log(1 + (n - d + 0.5) / (d + 0.5)) for gram, d in df.items()}
         for gram, docs in weights.items():
             idf = self.idf[gram]
             weights[gram] = {doc: idf * part for doc, part in docs.items()}
