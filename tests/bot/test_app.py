@@ -154,3 +154,18 @@ async def test_bodies_over_the_cap_are_413(tmp_path: Path) -> None:
             headers={"Content-Type": "application/json"},
         )
         assert response.status == 413
+
+
+def test_warm_up_builds_the_triage_model_and_freezes_what_was_built() -> None:
+    import gc
+
+    from bot.app import warm_up
+    from knowledge import triage
+
+    triage.default_triager.cache_clear()
+    try:
+        warm_up()
+        assert triage.default_triager.cache_info().currsize == 1  # trained now, not later
+        assert gc.get_freeze_count() > 0  # and out of the garbage collector's way
+    finally:
+        gc.unfreeze()
