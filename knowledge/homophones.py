@@ -8,6 +8,7 @@ speech merges folded together (n/l, zh/z, ch/c, sh/s, in/ing, en/eng).
 
 What keeps it from "correcting" ordinary words: only the project's own vocabulary is a
 target (lexicon forms, domain terms, a list of KB words — never words mined from text);
+a typed numeral is never a slip (七十了 is seventy, not 七死了);
 a known word always wins over a guess, at its position and when it starts inside the
 guessed window (in 去年申请, 年申 is no slip for 年审: 申请 starts in it); a typed
 character counts with its common reading only (的 can be read "di", but nobody types 的
@@ -54,10 +55,14 @@ def word_key(word: str) -> tuple[str, ...] | None:
     return tuple(fold(s) for s in syllables)
 
 
+NUMERALS = frozenset("一二两三四五六七八九十百千万")  # 零 is typed for 临 (零时救助)
+
+
 def is_slip(window: str, form: str) -> bool:
-    """A slip, not another word: at most one character in three differs (地保 / 低保)."""
-    differing = sum(a != b for a, b in zip(window, form, strict=True))
-    return 0 < differing <= max(1, len(form) // 3)
+    """A slip, not another word: at most one character in three differs (地保 / 低保),
+    and not a numeral typed: a figure is meant (七十了 is no slip for 七死了)."""
+    differing = [a for a, b in zip(window, form, strict=True) if a != b]
+    return 0 < len(differing) <= max(1, len(form) // 3) and NUMERALS.isdisjoint(differing)
 
 
 class Homophones:

@@ -32,6 +32,14 @@ def test_a_whole_other_word_with_the_same_sound_is_not_a_slip() -> None:
     assert Homophones(WORDS).correct("敌报") != "低保"
 
 
+def test_a_typed_numeral_is_never_a_slip() -> None:
+    """十了 sounds like 死了 to a Chongqing ear, but 七十了 is an age."""
+    assert not is_slip("十了", "死了")
+    assert is_slip("五宝", "五保")  # a numeral typed as it is meant still counts
+    assert is_slip("零时", "临时")  # 零 is rarely a figure in words
+    assert default_index().normalize("老伴今年七十了") == "老伴今年七十了"
+
+
 def test_a_sound_shared_by_two_meanings_is_never_guessed() -> None:
     homophones = Homophones({"公示": "公示", "公式": "公式"})
     assert homophones.correct("工示") == "工示"
