@@ -28,6 +28,7 @@ import json
 import re
 import secrets
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from aiohttp import web
@@ -35,7 +36,7 @@ from aiohttp import web
 from bot.inbox import Inbox
 from bot.messages import MAX_TEXT, Inbound, Reply
 from bot.render import render, render_reply
-from bot.store import Store, StoreUnavailable
+from bot.store import Store, StoreUnavailable, Unit
 
 CHANNEL = "web"
 COOKIE = "rb_chat"
@@ -125,21 +126,18 @@ class WebChat:
         sender = address(cookie)
         text = text.strip()[:MAX_TEXT]
         delivery = f"{sender}:{client_id}" if client_id else None
+        inbound = Inbound(CHANNEL, sender, text, delivery)
         with self.inbox.observe(CHANNEL) as seen:
-            handled = await self.inbox.handle(Inbound(CHANNEL, sender, text, delivery))
-            if handled.duplicate:
-                seen.outcome = "duplicate"
-                return handled.replies, True
-            entries = [_entry("me", text)]
-            entries += [_entry("bot", plain(r.text), r.choices) for r in handled.replies]
-            await self._append(sender, entries)
+            # The conversation shown is written with the session, under the same lock.
+            async with self.inbox.locked(inbound, [(TRANSCRIPT, sender)]) as unit:
+                handled = await self.inbox.handle_in(unit, inbound)
+                if handled.duplicate:
+                    seen.outcome = "duplicate"
+                    return handled.replies, True
+                entries = [_entry("me", text)]
+                entries += [_entry("bot", plain(r.text), r.choices) for r in handled.replies]
+                await _append(unit, sender, entries)
             return handled.replies, False
-
-    async def _append(self, sender: str, entries: list[dict[str, Any]]) -> None:
-        async with self.store.lock(f"webchat:{sender}"):
-            kept = await self.store.get(TRANSCRIPT, sender) or {"log": []}
-            log = [*kept["log"], *entries][-KEEP_ENTRIES:]
-            await self.store.put(TRANSCRIPT, sender, {"log": log}, ttl=KEEP_FOR)
 
     # --- routes ----------------------------------------------------------------------
 
@@ -157,9 +155,9 @@ class WebChat:
     async def _shown(self, sender: str) -> dict[str, Any] | None:
         """The conversation the page shows, which holds every message sent later too:
         those are no longer waiting for a poll (else the page would show them twice)."""
-        async with self.store.lock(f"webchat:{sender}"):
-            kept = await self.store.get(TRANSCRIPT, sender)
-            await self.store.delete(OUTBOX, sender)
+        async with locked(self.store, sender) as unit:
+            kept = await unit.get(TRANSCRIPT, sender)
+            unit.delete(OUTBOX, sender)
             return kept
 
     def _page(
@@ -239,11 +237,11 @@ class WebChat:
         if cookie:
             sender = address(cookie)
             try:
-                async with self.store.lock(f"webchat:{sender}"):
-                    waiting = await self.store.get(OUTBOX, sender)
+                async with locked(self.store, sender) as unit:
+                    waiting = await unit.get(OUTBOX, sender)
                     if waiting:
                         replies = list(waiting["replies"])
-                        await self.store.delete(OUTBOX, sender)
+                        unit.delete(OUTBOX, sender)
             except StoreUnavailable:
                 return _error(503, "unavailable")
         return web.json_response(
@@ -252,6 +250,19 @@ class WebChat:
 
     def sender(self) -> WebOutbox:
         return WebOutbox(self.store)
+
+
+def locked(store: Store, sender: str) -> AbstractAsyncContextManager[Unit]:
+    """The browser's unit: the same lock as its messages' (`Inbound.key`), with the
+    conversation shown and the outbox read with it."""
+    key = Inbound(CHANNEL, sender, "").key
+    return store.locked(key, [(TRANSCRIPT, sender), (OUTBOX, sender)])
+
+
+async def _append(unit: Unit, sender: str, entries: list[dict[str, Any]]) -> None:
+    kept = await unit.get(TRANSCRIPT, sender) or {"log": []}
+    log = [*kept["log"], *entries][-KEEP_ENTRIES:]
+    unit.put(TRANSCRIPT, sender, {"log": log}, ttl=KEEP_FOR)
 
 
 def _see_page() -> web.Response:
@@ -271,11 +282,8 @@ class WebOutbox:
         self.store = store
 
     async def send(self, address: str, replies: Sequence[Reply]) -> None:
-        async with self.store.lock(f"webchat:{address}"):
-            waiting = await self.store.get(OUTBOX, address) or {"replies": []}
+        async with locked(self.store, address) as unit:
+            waiting = await unit.get(OUTBOX, address) or {"replies": []}
             queued = [*waiting["replies"], *(reply_json(r) for r in replies)]
-            await self.store.put(OUTBOX, address, {"replies": queued}, ttl=KEEP_FOR)
-            kept = await self.store.get(TRANSCRIPT, address) or {"log": []}
-            entries = [_entry("bot", plain(r.text), r.choices) for r in replies]
-            log = [*kept["log"], *entries][-KEEP_ENTRIES:]
-            await self.store.put(TRANSCRIPT, address, {"log": log}, ttl=KEEP_FOR)
+            unit.put(OUTBOX, address, {"replies": queued}, ttl=KEEP_FOR)
+            await _append(unit, address, [_entry("bot", plain(r.text), r.choices) for r in replies])
