@@ -58,6 +58,8 @@ ROLES = {
     "triage_final.yaml": "written after the next round and measured once; tuned against since",
     "triage_untuned.yaml": "written after the third round; rules tuned against it since",
     "triage_tune.yaml": "written from RULES.md alone, never reading the classifier; tuned against",
+    "triage_sealed.yaml": "written with the tune set, measured once at 961f4c2, then committed",
+    "triage_more.yaml": "written from RULES.md alone for training, long-tail situations",
 }
 SETS = tuple(EVAL_DIR / name for name in ROLES)
 GOALS = {"emergency_recall": 1.0, "urgent_recall": 0.95, "false_alarm_max": 0.05}
