@@ -880,3 +880,42 @@ def test_held_out_set_floors(record_property: Any) -> None:
     assert figures["emergency_recall"] >= 0.94, misses
     assert figures["urgent_recall"] >= 0.95, misses
     assert figures["false_alarms"] <= 0.05, misses
+
+
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        # long-tail emergencies, each caught by a rule (not only by the statistical layer):
+        # an overdose counted in tens, bleeding that goes on, electrocution, swept away,
+        # a gas smell, a fire that cannot be put out, "救我", a runaway vehicle, a person
+        # run off or a child not back, farewells, gas in a shut room, someone crushed;
+        # then ordinary messages that share their words
+        ("药柜里的降压药我吃了三十多颗 头好昏", "emergency"),
+        ("老汉儿手上的口子血一直往下滴 包都包不住", "emergency"),
+        ("工地上有个师傅触电了 趴在地上", "emergency"),
+        ("河边耍水的娃儿遭水冲走了", "emergency"),
+        ("屋头一股臭鸡蛋味 老人睡在里面叫不答应", "emergency"),
+        ("厨房的火扑不灭 越来越大", "emergency"),
+        ("救我 他拿刀在外头", "emergency"),
+        ("货车刹车失灵了 冲到坡下去了", "emergency"),
+        ("我妈有老年痴呆 早上跑出去了到现在没找到", "emergency"),
+        ("娃儿放学三个钟头了还没回来 才六岁", "emergency"),
+        ("过了今晚我就不在了 别找我", "emergency"),
+        ("老伴的事拜托你们了 我要走了", "emergency"),
+        ("天然气我打开了 门窗都关好了 不想活", "emergency"),
+        ("树倒下来砸到一个过路的人", "emergency"),
+        ("以前想过自杀 现在想通了 想问心理咨询", "none"),
+        ("看了房子垮塌的视频 我们老房子能申请改造不", "none"),
+        ("社区搞防溺水宣传 要发传单", "none"),
+        ("吃了降压药头还是昏 医保能报好多", "none"),
+        ("我要走了 明天再来问", "none"),
+        ("钱放在抽屉里遭偷了 报警没用", "none"),
+        ("跟老同学告别了 明天回老家", "none"),
+        ("火锅店的火好旺 吃得巴适", "none"),
+    ],
+)
+def test_long_tail_emergencies_are_rules(text: str, level: str) -> None:
+    assert _rules().triage(text).level == level
+    result = triage(text)
+    _check(result)
+    assert result.level == level
