@@ -149,6 +149,7 @@ class Model:
     emergency_share: float  # P(emergency) / P(emergency or urgent) that makes it an emergency
     escalate: float  # the share needed to raise a message the rules found urgent
     cleared_by: tuple[Cue, ...]  # cues anywhere in the message that silence the model
+    min_chars: int  # shorter messages (not counting separators) it leaves to the rules alone
 
 
 def normalise(text: str, lexicon: Lexicon) -> str:
@@ -305,6 +306,7 @@ class Triager:
             emergency_share=float(spec["emergency_share"]),
             escalate=float(spec["escalate"]),
             cleared_by=tuple(self.cues[c] for c in spec.get("cleared_by") or []),
+            min_chars=int(spec.get("min_chars", 0)),
         )
 
     # --- reading a message --------------------------------------------------------------
@@ -329,6 +331,8 @@ class Triager:
     def _model_signal(self, model: Model, text: str, level: str) -> str | None:
         """The signal the statistical layer adds to a message the rules found at `level`
         ("urgent" or "none"): the likeliest kind of the level it calls, or None."""
+        if len(text) - text.count(CLAUSE) - text.count(SENTENCE) < model.min_chars:
+            return None
         features = model.features(text)
         emergency, urgent, none = model.levels.log_scores(features)  # in LEVELS order
         if _danger(emergency, urgent, none) <= model.danger:

@@ -919,3 +919,32 @@ def test_long_tail_emergencies_are_rules(text: str, level: str) -> None:
     result = triage(text)
     _check(result)
     assert result.level == level
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "都没有",
+        "都莫得",
+        "一个都没有",
+        "啥子都没得",
+        "我们都没有",
+        "没得存款",
+        "都没有收入",
+        "家里人都没有工作",
+        "没有 都没有",
+        "不知道",
+        "说不准",
+        "1 4",
+        "5",
+        "两口人",
+        "三千五",
+        "没有车",
+        "就一套房子",
+        "要得",
+    ],
+)
+def test_answers_to_the_questionnaire_are_none(text: str) -> None:
+    """Every message is triaged, the questionnaire's short answers too: a false alarm here
+    interrupts the screening (the statistical layer once called "都没有" no_food)."""
+    assert triage(text).level == "none"
