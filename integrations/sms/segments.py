@@ -50,6 +50,9 @@ class Split:
 
 def _fit(text: str, start: int, room: int) -> int:
     """The furthest end such that text[start:end] costs at most `room`."""
+    end = min(len(text), start + room)
+    if sms_length(text[start:end]) == end - start:  # one unit each: no emoji in the window
+        return end
     end, used = start, 0
     while end < len(text):
         cost = sms_length(text[end])
