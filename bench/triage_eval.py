@@ -11,7 +11,7 @@ the confusion matrix, the false-alarm rate on `none` messages and the expected s
 not named (with --misses, the messages); then one line per set and way of reading:
 `loso` (leave-one-set-out), `plain` (the triager as shipped) and `rules` (the rules
 alone, without the statistical layer); then the triager as shipped on the held-out set
-(bench/triage_heldout.yaml, never trained on); then the time per message (p50 / p99).
+(bench/triage_heldout*.yaml, never trained on); then the time per message (p50 / p99).
 
 Goals (RULES.md "Urgency (triage)"): every emergency caught (recall 100 %), urgent recall
 >= 95 %, false alarms on `none` messages <= 5 %. Exits 1 if a set misses a goal
@@ -63,8 +63,8 @@ ROLES = {
     "triage_more.yaml": "written from RULES.md alone for training, long-tail situations",
 }
 SETS = tuple(EVAL_DIR / name for name in ROLES)
-# Never trained on: the honest figure of the triager as shipped (see its header).
-HELD_OUT = ROOT / "bench" / "triage_heldout.yaml"
+# Never trained on: the honest figures of the triager as shipped (see their headers).
+HELD_OUT = (ROOT / "bench" / "triage_heldout.yaml", ROOT / "bench" / "triage_heldout2.yaml")
 GOALS = {"emergency_recall": 1.0, "urgent_recall": 0.95, "false_alarm_max": 0.05}
 Item = Example
 
@@ -224,16 +224,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     rules = rules_only()
     alone = [evaluate(path.name, load_set(path), rules.triage) for path in SETS]
     summary({"loso": unseen, "plain": plain, "rules": alone})
-    held_out = evaluate(HELD_OUT.name, load_set(HELD_OUT))
-    print(
-        f"held out ({HELD_OUT.name}, never trained on): "
-        f"emergency recall {held_out.recall('emergency'):.1%}, "
-        f"urgent recall {held_out.recall('urgent'):.1%}, "
-        f"false alarms {held_out.false_alarms:.1%}"
-    )
-    if args.misses:
-        for item, result in held_out.misses:
-            print(f"  {item.level} -> {result.level} {item.text}")
+    for path in HELD_OUT:
+        held_out = evaluate(path.name, load_set(path))
+        print(
+            f"held out ({path.name}, never trained on): "
+            f"emergency recall {held_out.recall('emergency'):.1%}, "
+            f"urgent recall {held_out.recall('urgent'):.1%}, "
+            f"false alarms {held_out.false_alarms:.1%}"
+        )
+        if args.misses:
+            for item, result in held_out.misses:
+                print(f"  {item.level} -> {result.level} {item.text}")
     print("emergencies missed leave-one-set-out:")
     for report in unseen:
         for item, result in report.misses:
