@@ -512,7 +512,7 @@ def _rules() -> Triager:
         # wordings no pattern was written for, in no labelled set
         ("我现在在天台上 不想下去了", "self_harm"),
         ("我女儿说她撑不住了 现在一个人在江边", "self_harm"),
-        ("屋后面的山在往下滑 我们还在屋头", "flood_now"),
+        ("后山的泥巴一直往下梭 我们还在屋头", "flood_now"),  # 山在往下滑 has a rule since
         ("水已经漫到门口了 还在涨", "flood_now"),
         ("有人把我娃儿抱上车开走了", "violence"),
         ("我婆婆在厕所滑倒了 一直喊腰杆痛 起不来", "medical_emergency"),
@@ -923,6 +923,27 @@ def test_held_out_set_floors(name: str, record_property: Any) -> None:
         ("钱放在抽屉里遭偷了 报警没用", "none"),
         ("跟老同学告别了 明天回老家", "none"),
         ("火锅店的火好旺 吃得巴适", "none"),
+        # the kinds the second held-out set showed, in wordings of my own
+        ("谢谢嬢嬢这些年的照顾 以后莫找我了", "emergency"),
+        ("存折密码告诉我姐了 家里都安排好了 再见", "emergency"),
+        ("屋头老人就交给你们了 我实在撑不住了", "emergency"),
+        ("隧道塌了 里头还有三个人", "emergency"),
+        ("后山在往下垮 石头一直在滚", "emergency"),
+        ("孙女到处都找遍了 还是没看到人", "emergency"),
+        ("我妈有点糊涂 早上出门到现在都没回来", "emergency"),
+        ("幺儿在超市门口不见了 才三岁", "emergency"),
+        ("衣服都送人了 以后我用不着了 谢谢你们这么多年的帮助", "emergency"),
+        ("我现在在嘉陵江大桥上 你们莫来找我", "emergency"),
+        ("电影里那个人跳楼了 看得我好难过", "none"),
+        ("娃儿打游戏说要砍死对面的人 我说了他一顿", "none"),
+        ("救命 这个表格好难填 看不懂", "none"),
+        ("我老汉以前喝了酒打我妈 现在改了", "none"),
+        ("我家狗走丢了 哪个看到了说一声", "none"),
+        ("学校教了溺水怎么自救 我想再学一下", "none"),
+        ("昨晚做梦梦到屋头着火了 吓死我了", "none"),
+        ("他出去打工三年都没回家 我一个人带娃", "none"),
+        ("谢谢你们 再见", "none"),
+        ("旧衣服送人了 想问问低保的事", "none"),
     ],
 )
 def test_long_tail_emergencies_are_rules(text: str, level: str) -> None:
