@@ -62,7 +62,8 @@ EMERGENCY_NUMBERS = ("110", "120", "119", "12356")
 _NEWLINES = re.compile(r"[\r\n\u2028\u2029]+")
 _SPACES = re.compile(r"\s+")
 SPACED_RUN = 3  # a space between two runs at least this long ends a clause
-_SPACED_CLAUSE = re.compile(rf"(?<=[^\W\d_]{{{SPACED_RUN}}})\s+(?=[^\W\d_]{{{SPACED_RUN}}})")
+# Letters, not Latin ones: pinyin typed in syllables ("mei fan chi") is one word.
+_SPACED_CLAUSE = re.compile(rf"(?<=[^\W\d_a-z]{{{SPACED_RUN}}})\s+(?=[^\W\d_a-z]{{{SPACED_RUN}}})")
 _SEPARATORS = re.compile(r"[\W_]+")
 _SENTENCE_ENDS = frozenset(".!?;。")  # after NFKC: ！？； are ASCII, … is "..."
 
