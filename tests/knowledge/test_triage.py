@@ -877,6 +877,7 @@ HELD_OUT_FLOORS = {
         "urgent_recall": 0.91,
         "false_alarms": 0.065,
     },
+    "triage_heldout4.yaml": {"emergency_recall": 0.89, "urgent_recall": 0.95, "false_alarms": 0.1},
 }
 
 
