@@ -10,7 +10,9 @@ Each target is a separate server process on a free 127.0.0.1 port; the load gene
 - `baseline`: a bare aiohttp handler that parses the form and returns a fixed TwiML;
 - `embedded`: `residentbot serve` on the embedded store in a temporary data directory;
 - `redis`: `residentbot serve` with REDIS_URL on a redis-server of our own (AOF on,
-  fsync every second, as bench/store_bench.py starts it).
+  fsync every second, as bench/store_bench.py starts it);
+- `redis-x2`: two such workers on the same Redis, residents shared between them in turn
+  as a reverse proxy would (docs/DEPLOY.md, "Workers"): what adding a worker buys.
 The bot's requests are signed as Twilio signs them (HMAC-SHA1 of RESIDENTBOT_PUBLIC_URL
 + path + sorted form, twilio's RequestValidator) with a TWILIO_AUTH_TOKEN set for the run.
 
@@ -164,22 +166,29 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def servers_cpu_seconds(pids: Sequence[int]) -> float | None:
+    """The CPU time of all the server processes together; None when unknown."""
+    times = [cpu_seconds(pid) for pid in pids]
+    return None if not times or None in times else sum(t for t in times if t is not None)
+
+
 async def drive(
-    url: str,
+    urls: Sequence[str],
     people: list[list[Message]],
     workers: int,
     run: Run,
     think: float = 0.0,
-    pid: int | None = None,
+    pids: Sequence[int] = (),
 ) -> Run:
-    """`workers` residents at once; each worker plays its share of `people` in turn.
-    `pid`: the server's process, whose CPU time the run records."""
+    """`workers` residents at once; each worker plays its share of `people` in turn,
+    worker i talking to `urls[i % len(urls)]`. `pids`: the server processes, whose CPU
+    time the run records."""
     connector = aiohttp.TCPConnector(limit=workers, limit_per_host=workers)
     timeout = aiohttp.ClientTimeout(total=60)
     pending = iter(people)
     rng = random.Random(7)
 
-    async def worker(session: aiohttp.ClientSession) -> None:
+    async def worker(session: aiohttp.ClientSession, url: str) -> None:
         for messages in pending:
             for n, message in enumerate(messages):
                 if think:  # the first message too: residents do not all start at once
@@ -203,12 +212,12 @@ async def drive(
                 run.statuses[status] += 1
 
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        server_before = cpu_seconds(pid) if pid else None
+        server_before = servers_cpu_seconds(pids)
         client_before, started = time.process_time(), time.perf_counter()
-        await asyncio.gather(*(worker(session) for _ in range(workers)))
+        await asyncio.gather(*(worker(session, urls[i % len(urls)]) for i in range(workers)))
         run.seconds = time.perf_counter() - started
         run.client_cpu_s = time.process_time() - client_before
-        server_after = cpu_seconds(pid) if pid else None
+        server_after = servers_cpu_seconds(pids)
         if server_before is not None and server_after is not None:
             run.server_cpu_s = server_after - server_before
     return run
@@ -222,13 +231,16 @@ class Target:
     name: str
     store: str  # baseline | embedded | redis
     redis_query: str = ""  # added to REDIS_URL (redis-py reads pool options from it)
+    workers: int = 1  # server processes, sharing the residents in turn
 
 
 TARGETS = (
     Target("baseline", "baseline"),
     Target("embedded", "embedded"),
     Target("redis", "redis"),  # its pool of 50 connections waits for a free one
+    Target("redis-x2", "redis", workers=2),
 )
+REDIS_TARGETS = tuple(t.name for t in TARGETS if t.store == "redis")
 
 
 @dataclass
@@ -295,6 +307,15 @@ def server(
             process.wait()
 
 
+@contextlib.contextmanager
+def servers(target: Target, workdir: Path, redis_url: str | None = None) -> Iterator[list[Server]]:
+    """`target.workers` server processes for `target`, each on its own port."""
+    with contextlib.ExitStack() as stack:
+        yield [
+            stack.enter_context(server(target, workdir, redis_url)) for _ in range(target.workers)
+        ]
+
+
 def log_summary(log: Path) -> dict[str, int]:
     """The server's WARNING and ERROR lines, counted with their time stripped."""
     found: Counter[str] = Counter()
@@ -347,21 +368,22 @@ class Residents:
 
 
 async def load(
-    target: Target, running: Server, plan: Plan, pool: Residents, paced: bool
+    target: Target, running: Sequence[Server], plan: Plan, pool: Residents, paced: bool
 ) -> list[Run]:
     """Warm-up, then each level, then (if `paced`) the paced run at the top level."""
-    url, pid = running.base + PATH, running.pid
-    await drive(url, pool.take(plan.warmup), min(plan.warmup, 20), Run(target.name, 0))
+    urls, pids = [s.base + PATH for s in running], [s.pid for s in running]
+    warm = max(plan.warmup, len(urls))
+    await drive(urls, pool.take(warm), min(warm, 20), Run(target.name, 0))
     runs = []
     for level in plan.levels:
         rounds = max(1, -(-plan.messages // (level * len(CONVERSATION))))
         people = pool.take(level * rounds)
-        runs.append(await drive(url, people, level, Run(target.name, level), pid=pid))
+        runs.append(await drive(urls, people, level, Run(target.name, level), pids=pids))
     if paced and plan.think:
         top = max(plan.levels)
         people = pool.take(top)
         run = Run(target.name, top, plan.think)
-        runs.append(await drive(url, people, top, run, plan.think, pid))
+        runs.append(await drive(urls, people, top, run, plan.think, pids))
     return runs
 
 
@@ -452,16 +474,16 @@ async def profile_redis(
     workdir: Path, url: str, client: redis.Redis, plan: Plan, pool: Residents
 ) -> dict[str, Any]:
     """cProfile of the redis server: once warm-up only, once warm-up + top level."""
-    target = TARGETS[-1]
+    target = TARGETS[2]  # one redis worker
     idle, loaded = workdir / "idle.prof", workdir / "loaded.prof"
     warm_only = Plan([], plan.messages, 0.0, plan.warmup)
     client.flushall()
     with server(target, workdir, url, profile=idle) as running:
-        await load(target, running, warm_only, pool, paced=False)
+        await load(target, [running], warm_only, pool, paced=False)
     client.flushall()
     top = Plan([max(plan.levels)], plan.messages, 0.0, plan.warmup)
     with server(target, workdir, url, profile=loaded) as running:
-        run = (await load(target, running, top, pool, paced=False))[0]
+        run = (await load(target, [running], top, pool, paced=False))[0]
     return {"run": run.summary(), **profile_rows(loaded, idle)}
 
 
@@ -488,14 +510,17 @@ async def run_all(plan: Plan, kb_sizes: str, profile: bool) -> dict[str, Any]:
         try:
             for target in TARGETS:
                 client.flushall()
-                with server(target, workdir, url) as running:
+                with servers(target, workdir, url) as running:
                     before = int(client.info("memory")["used_memory"])
                     paced = target.store != "baseline"
                     runs = await load(target, running, plan, pool, paced)
                     if target.name == "redis":
                         results["redis_memory"] = redis_memory(client, before)
                 results["runs"] += [r.summary() for r in runs]
-                results["server_logs"][target.name] = log_summary(running.log)
+                for one in running:
+                    found = results["server_logs"].setdefault(target.name, {})
+                    for line, count in log_summary(one.log).items():
+                        found[line] = found.get(line, 0) + count
             if profile:
                 results["profile"] = await profile_redis(workdir, url, client, plan, pool)
         finally:
@@ -514,7 +539,7 @@ def goals(runs: list[dict[str, Any]], memory: dict[str, Any], plan: Plan) -> dic
         for target in TARGETS[1:]:
             row = closed[(target.name, level)]
             row["vs_baseline"] = round(row["msgs_per_s"] / base, 3) if base else None
-        for name in ("redis",):
+        for name in REDIS_TARGETS:
             ratio = closed[(name, level)]["vs_baseline"]
             out[f"{name} msg/s vs baseline, {level}"] = {
                 "value": ratio,

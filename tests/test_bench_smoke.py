@@ -32,7 +32,7 @@ def test_the_load_bench_runs_end_to_end() -> None:
     results = json.loads(done.stdout)
     runs = results["runs"]
     targets = {run["target"] for run in runs}
-    assert targets == {"baseline", "embedded", "redis"}
+    assert targets == {"baseline", "embedded", "redis", "redis-x2"}
     for run in runs:
         assert run["messages"] > 0, run
         assert run["errors"] == {}, run  # every message answered 200 with TwiML
