@@ -17,7 +17,10 @@ Rules:
   fresh >= 120 and >= 30, every topic >= 2; use >= 15 and >= 25;
 - no question twice (after `compact`: case, width, spaces and punctuation ignored),
   within a file or across files, and no question that is a near copy of one in an
-  earlier file (holdout after dev, fresh after both, use after the three).
+  earlier file (holdout after dev, fresh after both, use after the three);
+- no question that the search reads as one of an entry's own phrasings (its title or a
+  question, both as `Index.normalize` makes them): such a question measures only that
+  the entry was written with it, not how residents' own words are understood.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from rapidfuzz import fuzz
 
 from knowledge.evaluation import DEFAULT_SETS
 from knowledge.kb import load_entries, topic_ids
+from knowledge.search import default_index
 from knowledge.text import compact
 
 
@@ -259,6 +263,18 @@ def test_a_later_set_is_not_a_paraphrase_of_an_earlier_one(
     sets: dict[str, Any], earlier: str, later: str
 ) -> None:
     assert near_copies(questions(sets[later]), questions(sets[earlier])) == []
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+def test_no_question_is_an_entrys_own_phrasing(sets: dict[str, Any], name: str) -> None:
+    index = default_index()
+    own = {
+        index.normalize(p): entry.id
+        for entry in index.entries
+        for p in (entry.title, *entry.questions)
+    }
+    copied = {t: own[key] for t in questions(sets[name]) if (key := index.normalize(t)) in own}
+    assert copied == {}
 
 
 def test_the_bundled_evaluation_runs_every_set() -> None:
