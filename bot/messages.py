@@ -2,7 +2,9 @@
 
 An `Inbound` remembers its channel and sender so the reply finds its way back
 (the opsdroid habit); a `Reply` is rendered text plus the numbered choices a channel
-may show as buttons (typing the digit always works too).
+may show as buttons (typing the digit always works too). In a multi-select the buttons
+pick several choices, sent together as typed ("1 4"); its `alone` choice (都没有) is an
+answer on its own.
 """
 
 from __future__ import annotations
@@ -35,13 +37,23 @@ class Inbound:
 class Reply:
     text: str
     choices: tuple[str, ...] = ()  # labels, in the order of their numbers 1, 2, 3…
+    multi: bool = False  # the choices combine: "1 4"
+    alone: int = 0  # in a multi-select, the number of the choice that does not combine
 
     def to_dict(self) -> dict[str, Any]:
-        return {"text": self.text, "choices": list(self.choices)}
+        data: dict[str, Any] = {"text": self.text, "choices": list(self.choices)}
+        if self.multi:  # only then: most replies are stored as they always were
+            data.update(multi=True, alone=self.alone)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Reply:
-        return cls(str(data["text"]), tuple(str(c) for c in data.get("choices", ())))
+        return cls(
+            str(data["text"]),
+            tuple(str(c) for c in data.get("choices", ())),
+            bool(data.get("multi", False)),
+            int(data.get("alone", 0)),
+        )
 
 
 @dataclass(frozen=True)

@@ -76,8 +76,11 @@ def render(channel: str, name: str, **values: Any) -> str:
 
 def render_reply(channel: str, name: str, values: Mapping[str, Any]) -> Reply:
     """Render a template to a `Reply`. A template offers numbered choices by setting
-    `{% set choices = ["城镇", "农村"] %}` at its top level; its text shows them too."""
+    `{% set choices = ["城镇", "农村"] %}` at its top level; its text shows them too.
+    `{% set multi = true %}` makes them a multi-select, and `{% set alone = 5 %}` names the
+    one choice of it that is an answer on its own (都没有)."""
     module = template_for(channel, name).make_module({"channel": channel, **values})
     text = str(module).strip()
     choices = tuple(str(c) for c in getattr(module, "choices", ()) or ())
-    return Reply(text, choices)
+    multi = bool(getattr(module, "multi", False))
+    return Reply(text, choices, multi, int(getattr(module, "alone", 0)) if multi else 0)
