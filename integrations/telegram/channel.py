@@ -14,9 +14,14 @@ Text and /start, /help, /menu (registered with `set_my_commands`, commands.yaml)
 the router with the `update_id` as delivery id: a repeated update has no second effect
 and sends nothing. Choices come as an inline keyboard, one big button a row, whose
 callback data is the digit; a press is answered (so the client stops waiting), the
-keyboard is taken off that message, and the digit goes to the router as if typed. Only
-the newest keyboard of a chat counts: a press under an older message (the menu the
-resident scrolled back to) is answered with a note and taken off, and changes nothing.
+keyboard is taken off that message, and the digit goes to the router as if typed. In a
+multi-select (screen_situation.j2) an option ("pick 3") toggles instead: the press is
+answered and the keyboard redrawn with a mark on the picked ones, which are kept with
+the chat's newest keyboard under the resident's lock (quick presses add up); its last
+button ("done") sends the picks as if typed ("1 4"), and its `alone` option (都没有)
+answers at once like any digit. Only the newest keyboard of a chat counts: a press
+under an older message (the menu the resident scrolled back to) is answered with a note
+and taken off, and changes nothing.
 Replies are HTML, escaped by the telegram templates (bot/render.py), cut into messages
 under 4096 characters; outbound calls go through PTB's `AIORateLimiter`.
 Nothing logs chat ids or text.
@@ -30,9 +35,9 @@ import hmac
 import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 from aiohttp import web
@@ -54,8 +59,8 @@ from bot.config import Config, ConfigError
 from bot.delivery import DeliveryError
 from bot.inbox import Inbox
 from bot.messages import Inbound, Reply
-from bot.render import render_reply
-from bot.store import Store, StoreUnavailable
+from bot.render import render_reply, template_for
+from bot.store import Store, StoreUnavailable, Unit
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +70,12 @@ ALLOWED_UPDATES = ("message", "callback_query")
 COMMANDS_FILE = Path(__file__).resolve().parent / "commands.yaml"
 OTHER = "tgother"  # store namespace: non-text updates already answered
 OTHER_TTL = 7 * 24 * 3600.0
-KEYBOARD = "tgkeyboard"  # store namespace: the message id of each chat's newest keyboard
+KEYBOARD = "tgkeyboard"  # store namespace: each chat's newest keyboard (message id, picks)
 KEYBOARD_TTL = 8 * 24 * 3600.0  # as long as a session is remembered
 RETRY_START = 30.0  # seconds between start-up attempts while the Bot API is unreachable
 _CHOICE = re.compile(r"[1-9][0-9]?")
+PICK, DONE = "pick ", "done"  # callback data of a multi-select: "pick 3" toggles 3; "done"
+_PICK = re.compile(rf"{PICK}([1-9][0-9]?)|{DONE}")
 
 
 @functools.cache
@@ -109,11 +116,31 @@ def split_html(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str
     return parts
 
 
-def keyboard(choices: Sequence[str]) -> InlineKeyboardMarkup:
-    rows = [
-        [InlineKeyboardButton(f"{n} {label}", callback_data=str(n))]
-        for n, label in enumerate(choices, 1)
-    ]
+class Picking(NamedTuple):
+    """A multi-select keyboard's words (telegram/telegram_multi.j2)."""
+
+    mark: str  # before a picked option
+    done: str  # the button that sends the picks
+    note: str  # the answer to "done" with nothing picked
+
+
+@functools.cache
+def picking() -> Picking:
+    module = template_for(CHANNEL, "telegram_multi").make_module({"channel": CHANNEL})
+    return Picking(str(module.mark), str(module.done), str(module).strip())
+
+
+def keyboard(reply: Reply, picked: Collection[int] = ()) -> InlineKeyboardMarkup:
+    """One big button a row, its data the digit; in a multi-select, options that toggle
+    (marked when in `picked`), the `alone` one a digit, and a last button to send them."""
+    rows = []
+    for n, label in enumerate(reply.choices, 1):
+        text, data = f"{n} {label}", str(n)
+        if reply.multi and n != reply.alone:
+            text, data = f"{picking().mark} {text}" if n in picked else text, f"{PICK}{n}"
+        rows.append([InlineKeyboardButton(text, callback_data=data)])
+    if reply.multi:
+        rows.append([InlineKeyboardButton(picking().done, callback_data=DONE)])
     return InlineKeyboardMarkup(rows)
 
 
@@ -261,10 +288,16 @@ class TelegramChannel:
         query = update.callback_query
         assert query is not None
         chat = update.effective_chat
-        if chat is None or chat.type != ChatType.PRIVATE or not _CHOICE.fullmatch(query.data or ""):
+        data = query.data or ""
+        if chat is None or chat.type != ChatType.PRIVATE:
             await _quietly(query.answer())
-            return
-        if query.message is not None:
+        elif _PICK.fullmatch(data):
+            await self._on_pick(update, query, str(chat.id))
+        elif not _CHOICE.fullmatch(data):
+            await _quietly(query.answer())
+        elif query.message is None:
+            await self._converse(update, data, query)
+        else:
             try:
                 newest = await self.store.get(KEYBOARD, str(chat.id))
             except StoreUnavailable:
@@ -272,11 +305,50 @@ class TelegramChannel:
                 return
             # Message ids grow within a chat: an older one is below the newest keyboard's.
             if newest is not None and query.message.message_id < int(newest["message_id"]):
-                note = render_reply(CHANNEL, "telegram_old_button", {}).text
-                await _quietly(query.answer(note))
-                await _quietly(query.edit_message_reply_markup(reply_markup=None))
-                return
-        await self._converse(update, str(query.data), query)
+                await _expired(query)
+            else:
+                await self._converse(update, data, query)
+
+    async def _on_pick(self, update: Update, query: CallbackQuery, chat: str) -> None:
+        """A multi-select's button: toggle an option, or send the picks as if typed."""
+        try:
+            async with self.store.locked(
+                Inbound(CHANNEL, chat, "").key, [(KEYBOARD, chat)]
+            ) as unit:
+                newest = await unit.get(KEYBOARD, chat) or {}
+                shown = (
+                    "choices" in newest  # a multi-select's keyboard…
+                    and query.message is not None  # …the one pressed
+                    and query.message.message_id == newest["message_id"]
+                )
+                # A redelivered update (its id not above the last one counted) counts once.
+                if shown and query.data != DONE and update.update_id > newest.get("update", 0):
+                    await self._toggle(unit, chat, newest, query, update.update_id)
+        except StoreUnavailable:
+            self._unavailable.add(update.update_id)
+            return
+        if not shown:
+            await _expired(query)
+        elif query.data != DONE:
+            await _quietly(query.answer())
+        elif newest["picked"]:
+            await self._converse(update, " ".join(str(n) for n in newest["picked"]), query)
+        else:
+            await _quietly(query.answer(picking().note, show_alert=True))
+
+    async def _toggle(
+        self, unit: Unit, chat: str, newest: dict[str, Any], query: CallbackQuery, update_id: int
+    ) -> None:
+        """Pick or unpick the option pressed, and redraw the keyboard with its marks (under
+        the resident's lock: quick presses add up, and the marks shown are those kept)."""
+        reply = Reply("", tuple(newest["choices"]), True, int(newest["alone"]))
+        pressed = int((query.data or "").removeprefix(PICK))
+        if not 1 <= pressed <= len(reply.choices) or pressed == reply.alone:
+            return  # not a button this keyboard has
+        picked = set(newest["picked"]) ^ {pressed}
+        record = {**newest, "picked": sorted(picked), "update": update_id}
+        unit.put(KEYBOARD, chat, record, ttl=KEYBOARD_TTL)
+        await _quietly(query.edit_message_reply_markup(keyboard(reply, picked)))
 
     async def _on_other(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A photo, a voice note, a sticker: ask for text, once per update."""
@@ -325,16 +397,25 @@ class TelegramChannel:
         for reply in replies:
             parts = split_html(reply.text)
             for n, part in enumerate(parts, 1):
-                markup = keyboard(reply.choices) if reply.choices and n == len(parts) else None
+                markup = keyboard(reply) if reply.choices and n == len(parts) else None
                 sent = await bot.send_message(
                     chat_id, part, parse_mode=ParseMode.HTML, reply_markup=markup
                 )
                 if markup is not None:
-                    newest = {"message_id": sent.message_id}
+                    newest: dict[str, Any] = {"message_id": sent.message_id}
+                    if reply.multi:  # what its presses need: the options, and the picks
+                        newest.update(choices=list(reply.choices), alone=reply.alone, picked=[])
                     await self.store.put(KEYBOARD, str(chat_id), newest, ttl=KEYBOARD_TTL)
 
     def sender(self) -> TelegramSender:
         return TelegramSender(self)
+
+
+async def _expired(query: CallbackQuery) -> None:
+    """A press under an older message: a note, and its keyboard taken off."""
+    note = render_reply(CHANNEL, "telegram_old_button", {}).text
+    await _quietly(query.answer(note))
+    await _quietly(query.edit_message_reply_markup(reply_markup=None))
 
 
 async def _quietly(call: Any) -> None:

@@ -19,7 +19,7 @@ from bot.app import Services
 from bot.delivery import DeliveryError
 from bot.messages import Reply
 from bot.render import render_reply
-from integrations.telegram.channel import SECRET_HEADER, split_html
+from integrations.telegram.channel import SECRET_HEADER, picking, split_html
 from tests.channel_support import ANSWERS, answer_screening, serving, session_of
 
 SECRET = "webhook_SECRET-123"
@@ -301,7 +301,7 @@ async def test_a_full_screening_with_inline_keyboards(
         nonlocal update_id, pressed
         update_id += 1
         last = api.sent()[-1]
-        labels = {label.split(" ", 1)[1]: data for label, data in buttons(last)}
+        labels = {label.split(" ", 1)[-1]: data for label, data in buttons(last)}
         if text in labels:  # a question with buttons: press the one that says it
             pressed += 1
             await post(client, press(update_id, labels[text], api._message_id))
@@ -320,6 +320,107 @@ async def test_a_full_screening_with_inline_keyboards(
     assert session["result"]["district"] == ANSWERS["district"]
     assert len(api.made("answerCallbackQuery")) == pressed
     assert all(len(p["text"]) < 4096 for p in api.sent())
+
+
+async def to_question(services: Services, client: Client, state: str) -> int:
+    """Start the screening and answer by typing until `state` is asked; the next update id."""
+    await post(client, text_update(100, "测一测"))
+    for update_id in range(101, 140):
+        session = await session_of(services, f"telegram:{CHAT}")
+        if session["state"] == state:
+            return update_id
+        await post(client, text_update(update_id, ANSWERS[session["state"]]))
+    raise AssertionError(f"{state} was not asked")
+
+
+def marked(params: dict[str, Any]) -> list[str]:
+    """The labels of the buttons shown as picked, without their mark."""
+    mark = picking().mark
+    return [label[len(mark) :].strip() for label, _ in buttons(params) if label.startswith(mark)]
+
+
+async def test_a_multi_select_is_picked_by_several_presses_then_confirmed(
+    telegram: tuple[Services, Client, FakeBotApi],
+) -> None:
+    """残疾 and 重病 by tapping: each press marks (or unmarks) its option in place; the
+    confirm button sends the picks as if typed ("1 2")."""
+    services, client, api = telegram
+    key = f"telegram:{CHAT}"
+    update_id = await to_question(services, client, "situation")
+    question = api.sent()[-1]
+    message_id = api._message_id
+    shown = buttons(question)
+    labels = [label for label, _ in shown]
+    assert labels[:5] == ["1 残疾", "2 重病", "3 在上学", "4 有工作", "5 都没有"]
+    assert labels[5] == picking().done  # 选好了
+    assert all(len(data.encode()) <= 64 for _, data in shown)
+    data = dict(shown)
+    sent = len(api.sent())
+
+    for n, label in enumerate(("1 残疾", "2 重病", "2 重病", "2 重病")):
+        assert await post(client, press(update_id + n, data[label], message_id)) == 200
+    edits = api.made("editMessageReplyMarkup")
+    assert [e["message_id"] for e in edits] == [message_id] * 4
+    assert [marked(e) for e in edits] == [
+        ["1 残疾"],
+        ["1 残疾", "2 重病"],
+        ["1 残疾"],  # 重病 off again
+        ["1 残疾", "2 重病"],
+    ]
+    assert len(api.made("answerCallbackQuery")) == 4
+    assert len(api.sent()) == sent  # nothing said yet
+    assert (await session_of(services, key))["state"] == "situation"
+
+    # Telegram delivering a press again does not undo it.
+    assert await post(client, press(update_id + 3, data["2 重病"], message_id)) == 200
+    assert await post(client, press(update_id + 4, data[labels[5]], message_id)) == 200
+    session = await session_of(services, key)
+    assert session["answers"]["situation"][0] == ["disabled", "ill"]
+    assert session["state"] == "grade"  # 残疾: which grade
+    assert "几级" in api.sent()[-1]["text"]
+    assert not api.made("editMessageReplyMarkup")[-1].get("reply_markup")  # taken off
+
+
+async def test_confirming_nothing_asks_to_pick_and_none_answers_at_once(
+    telegram: tuple[Services, Client, FakeBotApi],
+) -> None:
+    services, client, api = telegram
+    key = f"telegram:{CHAT}"
+    update_id = await to_question(services, client, "situation")
+    message_id = api._message_id
+    data = dict(buttons(api.sent()[-1]))
+    sent = len(api.sent())
+    assert await post(client, press(update_id, data[picking().done], message_id)) == 200
+    (answered,) = api.made("answerCallbackQuery")
+    assert answered["text"] == picking().note
+    assert len(api.sent()) == sent
+    assert (await session_of(services, key))["state"] == "situation"
+    assert await post(client, press(update_id + 1, data["1 残疾"], message_id)) == 200
+    assert await post(client, press(update_id + 2, data["5 都没有"], message_id)) == 200
+    session = await session_of(services, key)
+    assert session["answers"]["situation"][0] == []  # 都没有 is the answer, on its own
+    assert session["state"] != "situation"
+
+
+async def test_a_multi_select_under_an_older_message_is_answered_but_not_taken(
+    telegram: tuple[Services, Client, FakeBotApi],
+) -> None:
+    services, client, api = telegram
+    key = f"telegram:{CHAT}"
+    update_id = await to_question(services, client, "situation")
+    old = api._message_id
+    data = dict(buttons(api.sent()[-1]))
+    await post(client, text_update(update_id, "菜单"))  # the menu's keyboard is newer
+    before = await session_of(services, key)
+    sent = len(api.sent())
+    for n, label in enumerate(("1 残疾", picking().done)):
+        assert await post(client, press(update_id + 1 + n, data[label], old)) == 200
+    notes = [a.get("text", "") for a in api.made("answerCallbackQuery")]
+    assert len(notes) == 2
+    assert all("过期" in t for t in notes)
+    assert len(api.sent()) == sent
+    after = await session_of(services, key)
+    assert (after["state"], after["answers"]) == (before["state"], before["answers"])
 
 
 async def test_delivery_later_sends_html_with_buttons_and_reports_a_blocked_bot(
