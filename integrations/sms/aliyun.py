@@ -30,7 +30,8 @@ from integrations.sms.channel import (
 )
 from integrations.sms.gateway import GatewayError
 
-ACK = {"code": 0, "msg": "接收成功"}  # Aliyun's contract, not words for a resident
+# Aliyun's contract, byte for byte (compact, UTF-8), not words for a resident.
+ACK = '{"code":0,"msg":"接收成功"}'
 
 
 def parse(body: bytes) -> list[Message]:
@@ -80,7 +81,7 @@ def handler(channel: SmsChannel, token: str) -> Handler:
                         return web.Response(status=503, text="gateway unavailable")
                 if messages and duplicates == len(messages):
                     seen.outcome = "duplicate"
-                return web.json_response(ACK)
+                return web.Response(text=ACK, content_type="application/json")
         except StoreUnavailable:
             return web.Response(status=503, text="store unavailable, retry later")
 

@@ -28,7 +28,8 @@ from integrations.sms.channel import (
 )
 from integrations.sms.gateway import GatewayError
 
-ACK = {"result": 0, "errmsg": "OK"}  # Tencent's contract, not words for a resident
+# Tencent's contract, byte for byte (compact), not words for a resident.
+ACK = '{"result":0,"errmsg":"OK"}'
 
 
 def parse(body: bytes) -> Message:
@@ -69,7 +70,7 @@ def handler(channel: SmsChannel, token: str) -> Handler:
                 except GatewayError:
                     seen.outcome = "unavailable"
                     return web.Response(status=503, text="gateway unavailable")
-                return web.json_response(ACK)
+                return web.Response(text=ACK, content_type="application/json")
         except StoreUnavailable:
             return web.Response(status=503, text="store unavailable, retry later")
 

@@ -245,6 +245,23 @@ async def test_aliyun_replies_through_the_gateway_once(
     assert count(services, "duplicate") == 1
 
 
+async def test_the_acknowledgements_are_the_documented_bytes(
+    sms: tuple[Services, Client, GatewayRecorder],
+) -> None:
+    """Gateways compare the answer, not its meaning: compact JSON, Chinese as UTF-8
+    (CONTRACTS.md "HTTP endpoints"; ../shared/reference/channels.md "SMS")."""
+    _, client, _ = sms
+    tencent = {"mobile": "13800001111", "nationcode": "86", "text": "帮助", "time": 1795000000}
+    for path, body, expected in (
+        ("/sms/aliyun", [aliyun_item(7, "帮助")], '{"code":0,"msg":"接收成功"}'),
+        ("/sms/tencent", tencent, '{"result":0,"errmsg":"OK"}'),
+    ):
+        response = await client.post(f"{path}?token={HOOK}", json=body)
+        assert response.status == 200
+        assert await response.read() == expected.encode("utf-8"), path
+        assert response.headers["Content-Type"] == "application/json; charset=utf-8", path
+
+
 async def test_aliyun_refuses_a_wrong_token_and_a_malformed_body_without_effect(
     sms: tuple[Services, Client, GatewayRecorder],
 ) -> None:
