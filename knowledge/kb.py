@@ -3,15 +3,15 @@
 A policy officer edits these files. A malformed entry is rejected with a message that
 names the file and the field, so the fix is obvious. The format:
 
-    id: dibao.conditions                 # a topic id (../shared/design/topics.yaml)
+    id: dibao.conditions                 # a topic id, and the file's name (.yaml)
     title: 申请低保需要什么条件？          # the canonical question
     answer: |                            # plain Chinese for chat, <= 320 characters
       …
     sms: …                               # the same in <= 134 characters (two SMS parts)
     sources:                             # each: a seed file and its section, or a notice
       - 004_facdb4cf398febe9.txt 一(一)   #   with its policy_facts.md section
-      - 渝民规〔2025〕6号（policy_facts.md §1）
-    questions: [...]                     # >= 8 other ways residents ask
+      - 渝民规〔2025〕6号（policy_facts.md §1）   #   (§N: one listed in sources.yaml)
+    questions: [...]                     # >= 8 other ways residents ask, none twice
     related: [dibao.property]            # other topic ids
     reviewed: 2026-11-22
 """
@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from knowledge.text import compact
 
 DATA_DIR = Path(__file__).resolve().parent
 FAQ_DIR = DATA_DIR / "faq"
@@ -86,10 +88,20 @@ class Entry:
 
 
 @functools.cache
-def _seeds() -> Mapping[str, Mapping[str, str]]:
+def _sources() -> Mapping[str, Any]:
     with SOURCES_FILE.open(encoding="utf-8") as fh:
-        data = yaml.safe_load(fh)
-    return {str(item["file"]): item for item in data["seeds"]}
+        data: Mapping[str, Any] = yaml.safe_load(fh)
+    return data
+
+
+@functools.cache
+def _seeds() -> Mapping[str, Mapping[str, str]]:
+    return {str(item["file"]): item for item in _sources()["seeds"]}
+
+
+def fact_sections() -> Mapping[int, str]:
+    """The sections of policy_facts.md a notice may be cited with: number -> heading."""
+    return {int(n): str(title) for n, title in _sources()["policy_facts"].items()}
 
 
 def seed_titles() -> Mapping[str, str]:
@@ -102,12 +114,9 @@ def seed_cite(file: str) -> str:
     return str(_seeds()[file]["cite"])
 
 
-@functools.cache
 def topic_ids() -> tuple[str, ...]:
     """Topic ids the KB must cover (copied from ../shared/design/topics.yaml)."""
-    with SOURCES_FILE.open(encoding="utf-8") as fh:
-        data = yaml.safe_load(fh)
-    return tuple(str(t) for t in data["topics"])
+    return tuple(str(t) for t in _sources()["topics"])
 
 
 def parse_source(text: str, where: str) -> Source:
@@ -121,8 +130,13 @@ def parse_source(text: str, where: str) -> Source:
         return Source(text, file, seed["section"], titles[file], seed_cite(file))
     notice = NOTICE_SOURCE.match(text)
     if notice:
-        notice_text = notice["notice"]
-        return Source(text, notice_text, f"§{notice['section']}", notice_text, notice_text)
+        notice_text, section = notice["notice"], int(notice["section"])
+        if section not in fact_sections():
+            raise KBError(
+                f"{where}: policy_facts.md 没有第{section}节 / "
+                f"policy_facts.md has no section §{section}: {text!r}"
+            )
+        return Source(text, notice_text, f"§{section}", notice_text, notice_text)
     raise KBError(
         f"{where}: 出处应写成“文件名 条款”或“文号（policy_facts.md §N）” / "
         f"source must be 'SEEDFILE SECTION' or 'NOTICE (policy_facts.md §N)': {text!r}"
@@ -164,6 +178,15 @@ def parse_entry(data: Any, path: str) -> Entry:
     if not sources:
         raise KBError(f"{path}: sources: 至少一个出处 / at least one source")
     questions = _texts(data, "questions", path)
+    title = _text(data, "title", path)
+    seen = {compact(title): title}
+    for question in questions:
+        if compact(question) in seen:
+            raise KBError(
+                f"{path}: questions: “{question}”与“{seen[compact(question)]}”重复 / "
+                f"repeats {seen[compact(question)]!r} (the title or another question)"
+            )
+        seen[compact(question)] = question
     if len(questions) < MIN_QUESTIONS:
         raise KBError(
             f"{path}: questions: 至少{MIN_QUESTIONS}种问法，现有{len(questions)} / "
@@ -179,7 +202,7 @@ def parse_entry(data: Any, path: str) -> Entry:
         raise KBError(f"{path}: reviewed: 审核日期 YYYY-MM-DD / review date YYYY-MM-DD")
     return Entry(
         id=entry_id,
-        title=_text(data, "title", path),
+        title=title,
         answer=_text(data, "answer", path, ANSWER_MAX),
         sms=_text(data, "sms", path, SMS_MAX),
         sources=tuple(parse_source(s, f"{path}: sources[{i}]") for i, s in enumerate(sources)),
@@ -213,7 +236,12 @@ def load_file(path: Path) -> Entry:
             data = yaml.safe_load(fh)
     except yaml.YAMLError as exc:
         raise KBError(f"{path.name}: YAML 格式错误 / invalid YAML: {exc}") from exc
-    return parse_entry(data, path.name)
+    entry = parse_entry(data, path.name)
+    if entry.id != path.stem:
+        raise KBError(
+            f"{path.name}: id: {entry.id} 与文件名不符 / must be the file's name, {path.stem}"
+        )
+    return entry
 
 
 def load_entries(directory: Path = FAQ_DIR, *, complete: bool = True) -> list[Entry]:
