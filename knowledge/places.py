@@ -9,17 +9,30 @@ sources. The district list is the current one (市民政局, cq.gov.cn 2026-01-2
 Matching works on `knowledge.text.compact` text and follows these rules:
 
 - `resolve_district`: the official name, an alias or a former name, exactly; else a
-  district mentioned in the text (`find_district`); else a clear fuzzy match (rapidfuzz
-  ratio >= 60 and 10 points ahead of any other district); else `UnknownPlace`.
+  district mentioned in the text (`find_district`); else a slip (`slip`) of one name's
+  stem (奉结, 凤节 → 奉节; 万洲区 → 万州区): a homophone, or, when a kind is typed
+  (区/县), one wrong character in a two-character stem; only when one district fits;
+  else a clear fuzzy match (rapidfuzz ratio >= 60 and 10 points ahead of any other
+  district); else `UnknownPlace`. Without the kind, a two-character word one character
+  off a stem is an everyday answer (城里, 北边), not a district.
 - `find_district`: scans the message for names, longest key first at each position.
   Current names and aliases count first, then a township named in full (or by a short
   name of three characters or more), then a former name ("渝北区统景镇" is 北碚区, since
   统景镇 moved there). Two different districts at the same level: None.
 - `resolve_township`: within one district, by full name, by the name without its
-  suffix ("解放碑" → 解放碑街道), by mention, or by a clear fuzzy match; None routes the
-  case to the district.
+  suffix ("解放碑" → 解放碑街道), by mention, or by a slip of the name without its
+  suffix: a homophone (解放杯), or one wrong character in a name of three or more
+  (解放牌), unless what was typed is a township's name elsewhere; only when one
+  township fits. A name one character off a two-character name is another place, not
+  a typo (新华镇 is not 新民镇, 人民 not 人和), and a name of another length is too
+  (火星 is not 七星岗). None routes the case to the district.
 - `find_township`: a township named anywhere, only when no other township shares the
   name (a district named in the same message narrows the search).
+- `find_place`: the district, and the township when only one fits, that a free-text
+  message names ("老人摔倒了 在渝中区解放碑"), for routing a referral: as
+  `find_district`, but names that are also everyday words (`everyday_words` in
+  places.yaml: 长寿, 南岸, "离开县城") count only with their kind (长寿区), and a
+  township only by its full name or a short name of three characters or more.
 
 The tables are built once, on first use.
 """
@@ -36,6 +49,7 @@ from typing import Any
 import yaml
 from rapidfuzz import fuzz
 
+from knowledge.homophones import is_slip, reading, word_key
 from knowledge.text import compact
 
 PLACES_FILE = Path(__file__).resolve().parent / "places.yaml"
@@ -45,6 +59,9 @@ TOWNSHIP_KINDS = ("街道", "镇", "乡")
 CLEAR_SCORE = 60.0  # rapidfuzz ratio a fuzzy match needs …
 CLEAR_MARGIN = 10.0  # … and its lead over the best match of another place
 MENTION_SHORT_MIN = 3  # shortest township short name that counts as a mention anywhere
+WRONG_TOWNSHIP_MIN = 3  # shortest township name in which one wrong character is a typo
+WRONG_DISTRICT_STEM = 2  # the district stems in which one wrong character is a typo
+HOMOPHONE, WRONG = "homophone", "wrong"  # the kinds of `slip`
 
 _CITY_PREFIXES = ("重庆市", "重庆")
 _OFFICE_SUFFIXES = (("街道办事处", "街道"), ("街道办", "街道"), ("人民政府", ""), ("政府", ""))
@@ -71,6 +88,14 @@ class District:
     townships: tuple[Township, ...]  # empty when no sourced list
     source: str | None  # where the township list comes from
     code: str | None = None  # GB/T 2260 code, e.g. "500103"; None when not known
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a message says the resident is: a district, and its township when known."""
+
+    district: District
+    township: Township | None
 
 
 class UnknownPlace(LookupError):
@@ -203,7 +228,12 @@ class _Hit:
 class _Index:
     """All lookup tables, built once from `districts()`."""
 
-    def __init__(self, items: tuple[District, ...], former: Mapping[str, frozenset[str]]) -> None:
+    def __init__(
+        self,
+        items: tuple[District, ...],
+        former: Mapping[str, frozenset[str]],
+        everyday: Iterable[str] = (),
+    ) -> None:
         self.by_name = {d.name: d for d in items}
         # exact keys for resolve_district
         self.district_keys: dict[str, str] = {}
@@ -215,6 +245,13 @@ class _Index:
                     raise PlacesError(f"{key}: 同时指向 {other} 和 {d.name} / alias used twice")
                 self.district_keys[k] = d.name
         self.fuzzy_keys = list(self.district_keys)
+        # stems for slips: 奉节县 → 奉节, 石柱县 → 石柱; not 万县 → 万: one character
+        # is too short to tell a slip from another word
+        self.district_stems: dict[str, str] = {}
+        for k, name in self.district_keys.items():
+            stem = district_stem(k)
+            if len(stem) > 1 and self.district_stems.setdefault(stem, name) != name:
+                raise PlacesError(f"{stem}: 同时指向两个区县 / stem of two districts")
         # mention keys for find_district / find_township: key -> hit (lowest level wins)
         mention: dict[str, _Hit] = {}
 
@@ -242,6 +279,19 @@ class _Index:
                     add(short, 1, d.name, t)
         self.mention = mention
         self.mention_lengths = sorted({len(k) for k in mention}, reverse=True)
+        # mentions in free text: names that are also everyday words are left out
+        words = {compact(w) for w in everyday}
+        stray = sorted(words - set(mention))
+        if stray:
+            raise PlacesError(f"everyday_words: {stray[0]} 不是地名 / not a place name here")
+        self.free_mention = {k: hit for k, hit in mention.items() if k not in words}
+        # every township's name and short name, in any district: never a typo of another
+        self.township_names = frozenset(
+            key
+            for d in items
+            for t in d.townships
+            for key in (compact(t.name), compact(township_short(t.name)))
+        )
         # per-district township keys: key -> townships sharing it
         self.township_keys: dict[str, dict[str, set[Township]]] = {}
         for d in items:
@@ -276,7 +326,48 @@ class _Index:
 @functools.cache
 def _index() -> _Index:
     items, former = _parsed()
-    return _Index(items, former)
+    return _Index(items, former, _names(_load().get("everyday_words"), "everyday_words"))
+
+
+def district_stem(text: str) -> str:
+    """A district name without its kind: 奉节县 → 奉节, 万洲区 → 万洲 (compact text)."""
+    for kind in sorted(DISTRICT_KINDS, key=len, reverse=True):
+        if text.endswith(kind) and len(text) > len(kind):
+            return text[: -len(kind)]
+    return text
+
+
+@functools.cache
+def _sounds(name: str) -> tuple[str, ...] | None:
+    return word_key(name)
+
+
+def slip(typed: str, name: str) -> str | None:
+    """How `typed` differs from `name`, both the distinctive part of a place name (no
+    suffix): HOMOPHONE when the one character that differs sounds like the one it
+    replaces (奉结 / 奉节, 万洲 / 万州; sounds folded as `knowledge.homophones` folds
+    Chongqing speech), WRONG when one character differs and does not (解放牌 / 解放碑),
+    None when they are the same, of different lengths, or differ more (a typed numeral
+    is never a slip: a figure is meant)."""
+    if len(typed) != len(name) or not is_slip(typed, name):
+        return None
+    differing = [i for i, (a, b) in enumerate(zip(typed, name, strict=True)) if a != b]
+    if len(differing) != 1:
+        return None
+    (i,) = differing
+    sounds = _sounds(name)
+    return HOMOPHONE if sounds is not None and reading(typed[i]) == sounds[i] else WRONG
+
+
+def _nearest(slips: Iterable[tuple[Any, str | None]]) -> set[Any]:
+    """Of (place, `slip`) pairs, the places a homophone away if any, else those one wrong
+    character away (a homophone is the likelier typo: 万洲 is 万州, not 万盛)."""
+    pairs = list(slips)
+    for kind in (HOMOPHONE, WRONG):
+        found = {place for place, how in pairs if how == kind}
+        if found:
+            return found
+    return set()
 
 
 # ---------------------------------------------------------------- districts
@@ -316,7 +407,8 @@ def suggest_districts(text: str, limit: int = 3) -> list[str]:
 
 def resolve_district(text: str) -> District:
     """The district `text` names: exact name, alias or former name; a district mentioned
-    in it; or a clear fuzzy match. Otherwise `UnknownPlace` with the closest names."""
+    in it; a slip of one district's name (奉结, 万洲区); or a clear fuzzy match.
+    Otherwise `UnknownPlace` with the closest names (those a slip away, if several)."""
     index = _index()
     key = _strip_city(compact(text))
     if key in index.district_keys:
@@ -325,6 +417,11 @@ def resolve_district(text: str) -> District:
         found = find_district(key)
         if found is not None:
             return found
+        slipped = _slipped_districts(key)
+        if len(slipped) == 1:
+            return index.by_name[slipped[0]]
+        if slipped:  # 南山区: 南川区 or 南岸区? ask, naming them
+            raise UnknownPlace(text, slipped[:3])
         ranked = _ranked(_district_scores(key))
         if ranked:
             best, score = ranked[0]
@@ -334,13 +431,34 @@ def resolve_district(text: str) -> District:
     raise UnknownPlace(text, suggest_districts(text))
 
 
+def _slipped_districts(key: str) -> list[str]:
+    """The districts whose stem `key` is a slip of, closest first: a homophone (奉结),
+    or, when a kind is typed, one wrong character in a two-character stem (万洲区)."""
+    index = _index()
+    stem = district_stem(key)
+    typed_kind = stem != key
+    pairs = []
+    for name_stem, name in index.district_stems.items():
+        how = slip(stem, name_stem)
+        if how == WRONG and not (typed_kind and len(name_stem) == WRONG_DISTRICT_STEM):
+            continue
+        pairs.append((name, how))
+    found = _nearest(pairs)
+    return [name for name, _ in _ranked(_district_scores(key)) if name in found]
+
+
 def find_district(text: str) -> District | None:
     """The one district a free-text message mentions ("我是奉节的", "渝中区解放碑");
     None when there is none or more than one."""
     index = _index()
-    hits = [
-        index.mention[k] for k in index.scan(compact(text), index.mention, index.mention_lengths)
-    ]
+    return _one_district(index.scan(compact(text), index.mention, index.mention_lengths))
+
+
+def _one_district(keys: Iterable[str]) -> District | None:
+    """The one district that the mention keys found point to, the clearest kind first
+    (names and aliases, then townships, then former names); None when several."""
+    index = _index()
+    hits = [index.mention[k] for k in keys]
     for level in (0, 1, 2):
         sets = [h.districts for h in hits if h.level == level]
         if not sets:
@@ -397,20 +515,19 @@ def resolve_township(district: District | str, text: str) -> Township | None:
     mentioned = {t for k in index.scan(key, table, lengths) for t in table[k]}
     if mentioned:
         return next(iter(mentioned)) if len(mentioned) == 1 else None
-    scores: dict[Township, float] = {}
-    for k, townships in table.items():
-        if len(townships) != 1:
+    # A typo of the name without its suffix (火星街道 → 火星): a homophone, or one wrong
+    # character in a longer name, unless it is a real township's name somewhere.
+    stem = township_short(key)
+    real = stem in index.township_names
+    pairs = []
+    for t in district.townships:
+        short = compact(township_short(t.name))
+        how = slip(stem, short)
+        if how == WRONG and (real or len(short) < WRONG_TOWNSHIP_MIN):
             continue
-        (t,) = townships
-        scores[t] = max(scores.get(t, 0.0), float(fuzz.ratio(key, k)))
-    ranked = sorted(scores.items(), key=lambda item: -item[1])
-    if not ranked:
-        return None
-    best, score = ranked[0]
-    runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
-    if score >= CLEAR_SCORE and score - runner_up >= CLEAR_MARGIN:
-        return best
-    return None
+        pairs.append((t, how))
+    found = _nearest(pairs)
+    return next(iter(found)) if len(found) == 1 else None
 
 
 def find_township(text: str) -> Township | None:
@@ -426,3 +543,24 @@ def find_township(text: str) -> Township | None:
         if hit.level == 1:
             found |= hit.townships
     return next(iter(found)) if len(found) == 1 else None
+
+
+def find_place(text: str) -> Place | None:
+    """The place a free-text message names ("我家老人摔倒了 在渝中区解放碑": 渝中区,
+    解放碑街道), to route a referral: the one district, as `find_district` finds it but
+    without names that are also everyday words (长寿 counts as 长寿区 only), and the
+    township when one township of it is named in full or by a short name of three or
+    more characters. None when no district, or more than one, is named."""
+    index = _index()
+    keys = index.scan(compact(text), index.free_mention, index.mention_lengths)
+    district = _one_district(keys)
+    if district is None:
+        return None
+    townships = {
+        t
+        for k in keys
+        if index.mention[k].level == 1
+        for t in index.mention[k].townships
+        if t.district == district.name
+    }
+    return Place(district, next(iter(townships)) if len(townships) == 1 else None)

@@ -16,6 +16,7 @@ from knowledge.places import (
     UnknownPlace,
     districts,
     find_district,
+    find_place,
     find_township,
     resolve_district,
     resolve_township,
@@ -133,6 +134,17 @@ def test_near_names_do_not_swap(text: str, official: str) -> None:
         ("奉杰县", "奉节县"),
         ("两江新", "两江新区"),
         ("彭水自治县", "彭水苗族土家族自治县"),
+        # homophones from pinyin input, with or without the kind
+        ("奉结", "奉节县"),
+        ("凤节", "奉节县"),
+        ("万洲", "万州区"),  # not 万盛: the homophone is the likelier typo
+        ("万洲区", "万州区"),
+        ("南穿区", "南川区"),  # 穿 sounds like 川; 岸 does not
+        ("旗江", "綦江区"),
+        ("壁山县", "璧山区"),
+        # one wrong character in a two-character stem, the kind typed, one district close
+        ("培陵区", "涪陵区"),
+        ("巴男区", "巴南区"),
     ],
 )
 def test_clear_typos_resolve(typo: str, official: str) -> None:
@@ -143,25 +155,61 @@ def test_clear_typos_resolve(typo: str, official: str) -> None:
     ("text", "close"),
     [
         ("巫县", {"巫山县", "巫溪县"}),  # which one? ask
-        ("南穿区", {"南川区", "南岸区"}),  # differs from both by one character
+        ("南山区", {"南川区", "南岸区"}),  # differs from both by one character
+        ("巫水县", {"巫山县", "巫溪县"}),
     ],
 )
 def test_ambiguous_typos_raise_with_both_candidates(text: str, close: set[str]) -> None:
     with pytest.raises(UnknownPlace) as info:
         resolve_district(text)
     assert close <= set(info.value.suggestions)
+    assert len(info.value.suggestions) <= 3
+
+
+@pytest.mark.parametrize(
+    ("text", "close"),
+    [
+        ("城里", "城口县"),  # "in town": a word one character off 城口, no kind typed
+        ("北边", "北碚区"),
+        ("开始", "开州区"),
+        ("七星", None),  # a numeral is never a slip
+    ],
+)
+def test_an_everyday_answer_is_not_a_district_typo(text: str, close: str | None) -> None:
+    with pytest.raises(UnknownPlace) as info:
+        resolve_district(text)
+    if close is not None:
+        assert close in info.value.suggestions
+
+
+@pytest.mark.parametrize(
+    ("typed", "name", "how"),
+    [
+        ("奉结", "奉节", places.HOMOPHONE),
+        ("解放杯", "解放碑", places.HOMOPHONE),
+        ("南平", "南坪", places.HOMOPHONE),  # n/l, ing/in folded as Chongqing speech does
+        ("解放牌", "解放碑", places.WRONG),
+        ("新华", "新民", places.WRONG),
+        ("奉节", "奉节", None),
+        ("火星", "七星岗", None),  # another length
+        ("东溪", "万东", None),  # two characters differ
+        ("三星", "七星", None),  # a typed numeral
+    ],
+)
+def test_slip(typed: str, name: str, how: str | None) -> None:
+    assert places.slip(typed, name) == how
 
 
 def test_unknown_district_names_the_closest() -> None:
     with pytest.raises(UnknownPlace) as info:
-        resolve_district("奉杰")
+        resolve_district("奉天")
     exc = info.value
     assert isinstance(exc, LookupError)
-    assert exc.text == "奉杰"
+    assert exc.text == "奉天"
     assert exc.suggestions[0] == "奉节县"
     assert (
         str(exc)
-        == "不认识的区县：奉杰（您是不是说：奉节县）/ unknown district '奉杰' (close: 奉节县)"
+        == "不认识的区县：奉天（您是不是说：奉节县）/ unknown district '奉天' (close: 奉节县)"
     )
 
 
@@ -256,6 +304,13 @@ def test_find_district_is_none_when_unsure(message: str) -> None:
         ("两江新区", "水土", "水土街道"),
         ("万盛经开区", "黑山镇", "黑山镇"),
         ("武隆区", "石桥", "石桥苗族土家族乡"),
+        # typos residents make: a homophone, or one wrong character in a longer name
+        ("渝中区", "解放牌", "解放碑街道"),
+        ("渝中区", "解放碑镇", "解放碑街道"),  # the wrong kind
+        ("渝中区", "七星港", "七星岗街道"),
+        ("渝中区", "期星岗街道", "七星岗街道"),
+        ("奉节县", "新明镇", "新民镇"),  # 明 sounds like 民 (ming, min)
+        ("万州区", "陈家坡", "陈家坝街道"),
     ],
 )
 def test_townships_resolve_within_their_district(district: str, text: str, township: str) -> None:
@@ -278,6 +333,13 @@ def test_resolve_township_takes_a_district_object_or_alias() -> None:
         ("南岸区", "南坪"),  # 南坪街道 or 南坪镇?
         ("奉节县", ""),
         ("重庆高新区", "西永"),  # no sourced township list: route to the zone
+        # a township that does not exist is not the real one it looks like
+        ("渝中区", "火星街道"),  # not 七星岗街道
+        ("奉节县", "新华镇"),  # not 新民镇
+        ("两江新区", "人民街道"),  # not 人和街道
+        ("綦江区", "万东镇"),  # not 东溪镇
+        ("万州区", "陈家桥"),  # 沙坪坝区's 陈家桥街道, not 陈家坝街道
+        ("渝中区", "解放"),  # a name cut short: 解放碑, or a 解放 elsewhere?
     ],
 )
 def test_unknown_township_routes_to_the_district(district: str, text: str) -> None:
@@ -286,7 +348,7 @@ def test_unknown_township_routes_to_the_district(district: str, text: str) -> No
 
 def test_resolve_township_with_an_unknown_district_raises() -> None:
     with pytest.raises(UnknownPlace):
-        resolve_township("奉杰", "永安")
+        resolve_township("奉天", "永安")
 
 
 @pytest.mark.parametrize(
@@ -317,6 +379,65 @@ def test_find_township(message: str, township: str, district: str) -> None:
 )
 def test_find_township_is_none_when_ambiguous(message: str) -> None:
     assert find_township(message) is None
+
+
+# ---------------------------------------------------------------- find_place
+
+
+@pytest.mark.parametrize(
+    ("message", "district", "township"),
+    [
+        ("我家老人摔倒了起不来 在渝中区解放碑", "渝中区", "解放碑街道"),
+        ("救命 老人在观音桥晕倒了", "两江新区", "观音桥街道"),
+        ("我在奉节 屋头没得米了", "奉节县", None),
+        ("奉节县永安街道 我爸心脏病发了", "奉节县", "永安街道"),
+        ("长寿区 老人摔倒了", "长寿区", None),  # 长寿 with its kind
+        ("我在长寿湖镇 房子塌了", "长寿区", "长寿湖镇"),
+        ("涪陵江北街道 着火了", "涪陵区", "江北街道"),
+        ("南川区东城街道", "南川区", "东城街道"),
+        ("渝中区 我住东城街道", "渝中区", None),  # 东城街道 is not 渝中区's
+        ("我在渝中区 在解放碑和七星岗之间", "渝中区", None),  # two townships
+    ],
+)
+def test_find_place_in_an_emergency_message(
+    message: str, district: str, township: str | None
+) -> None:
+    place = find_place(message)
+    assert place is not None
+    assert place.district.name == district
+    assert (place.township.name if place.township else None) == township
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "我家老人摔倒了起不来",
+        "祝老人长寿 他摔倒了",  # 长寿 is a wish here, not 长寿区
+        "我刚离开县城 车翻了",  # 离开县城 holds 开县, the former name of 开州区
+        "在河的南岸 有人落水了",
+        "两江交汇的地方有人跳河",
+        "被石柱子砸了",
+        "我从奉节搬到万州 没得钱了",  # two districts
+        "我住东城街道",  # in 南川区 and in 铜梁区
+        "我没文化 屋头没得米了",  # 文化镇 by its two-character short name: not counted
+        "",
+    ],
+)
+def test_find_place_is_none_for_everyday_words_and_doubt(message: str) -> None:
+    assert find_place(message) is None
+
+
+def test_everyday_words_still_resolve_as_answers() -> None:
+    """Asked for the district, "长寿" is an answer: only free text needs the kind."""
+    assert resolve_district("长寿").name == "长寿区"
+    found = find_district("我是长寿的")
+    assert found is not None
+    assert found.name == "长寿区"
+
+
+def test_everyday_words_must_be_place_names() -> None:
+    with pytest.raises(PlacesError, match="everyday_words"):
+        places._Index(districts(), places._parsed()[1], ["长寿", "吃饭"])
 
 
 @pytest.mark.parametrize(
@@ -485,6 +606,10 @@ def test_random_text_never_breaks_the_resolvers(text: str) -> None:
         assert outcome.name in ALL_NAMES
     found = find_district(text)
     assert found is None or found.name in ALL_NAMES
+    place = find_place(text)
+    if place is not None:
+        assert place.district.name in ALL_NAMES
+        assert place.township is None or place.township in place.district.townships
     township = find_township(text)
     assert township is None or township in ALL_TOWNSHIPS
     assert resolve_township("渝中区", text) in (None, *by_name("渝中区").townships)
