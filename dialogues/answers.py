@@ -94,13 +94,14 @@ def normalize(text: str) -> str:
 
 
 def _prepare(text: str) -> str | None:
-    """The normalised reply, or None when it is empty or too long to be an answer."""
+    """The normalised reply with spoken numerals made plain (俩 → 两), or None when it is
+    empty or too long to be an answer."""
     if not isinstance(text, str) or len(text) > 4 * MAX_CHARS:
         return None
     cleaned = normalize(text)
     if not cleaned or len(cleaned) > MAX_CHARS:
         return None
-    return cleaned
+    return cleaned.translate(_words().numerals)
 
 
 # --- word lists ----------------------------------------------------------------------
@@ -144,6 +145,8 @@ class _Words:
     persons: frozenset[str]
     joiners: re.Pattern[str]
     nearly: re.Pattern[str]
+    numerals: dict[int, str]  # str.translate table
+    slip: re.Pattern[str]  # a Latin letter touching a figure, other than a unit
 
 
 def _nothing_else(zero: Sequence[str], others: Sequence[str]) -> re.Pattern[str]:
@@ -157,9 +160,15 @@ def _strings(data: dict[str, Any], key: str) -> list[str]:
 
 
 @functools.cache
-def _words() -> _Words:
+def _data() -> dict[str, Any]:
     with ANSWERS_FILE.open(encoding="utf-8") as fh:
         data: dict[str, Any] = yaml.safe_load(fh) or {}
+    return data
+
+
+@functools.cache
+def _words() -> _Words:
+    data = _data()
     prefixes = [(compact(p), True) for p in _strings(data, "yes_prefixes")]
     prefixes += [(compact(p), False) for p in _strings(data, "no_prefixes")]
     periods = {compact(str(k)): (None if v is None else int(v)) for k, v in data["periods"].items()}
@@ -189,7 +198,32 @@ def _words() -> _Words:
         persons=frozenset(compact(w) for w in _strings(data, "persons")),
         joiners=_alternation(_strings(data, "joiners")),
         nearly=_alternation(_strings(data, "nearly")),
+        numerals=str.maketrans({str(k): str(v) for k, v in data["numerals"].items()}),
+        slip=_slip(_strings(data, "latin_units")),
     )
+
+
+def _slip(units: Sequence[str]) -> re.Pattern[str]:
+    """A Latin letter right before or after a figure, unless it starts a unit (1500rmb)."""
+    unit = _alternation(units).pattern
+    return re.compile(f"[a-z][{_DIGITS}]|[{_DIGITS}](?!{unit})[a-z]")
+
+
+@functools.cache
+def _word_set(name: str) -> frozenset[str]:
+    return frozenset(compact(w) for w in _strings(_data(), name) if compact(w))
+
+
+def says_word(text: str, name: str) -> bool:
+    """The whole reply is one of the words listed under `name` in answers.yaml (跳过 in
+    `skip`, 本机 in `own_number` …), compared after `knowledge.text.compact`."""
+    return isinstance(text, str) and compact(text) in _word_set(name)
+
+
+def mentions_word(text: str, name: str) -> bool:
+    """A word listed under `name` in answers.yaml is in the reply (租 in `lodging`)."""
+    key = compact(text) if isinstance(text, str) else ""
+    return any(word in key for word in _word_set(name))
 
 
 # --- numerals ------------------------------------------------------------------------
@@ -256,7 +290,8 @@ def _pair_range(token: str) -> tuple[float, float] | None:
 
 @dataclass(frozen=True)
 class _Figure:
-    """What numerals a reply holds: none, one value, a range, or too many to choose."""
+    """What numerals a reply holds: none, one value, a range, or "many": too many to
+    choose, or one that cannot be read (15oo)."""
 
     kind: Literal["none", "one", "range", "many"]
     low: float = 0.0
@@ -268,11 +303,15 @@ class _Figure:
 _RANGE_GAP = re.compile(r"^[多来块元钱左右把\s]*(?:到|至|-|~|—|–|〜|或者|或)[\s]*$")
 
 
+_BEFORE_UNIT = "(?<=[0-9零〇一二两三四五六七八九十])"
+
+
 def _digits_only(text: str) -> str:
-    """Thousands separators and k / w units made plain: 1,500 → 1500, 2k → 2千, 1.2w → 1.2万."""
+    """Thousands separators and k / w units made plain: 1,500 → 1500, 2k → 2千, 两k → 两千,
+    1.2w → 1.2万."""
     text = re.sub(r"(?<=\d)[, ](?=\d{3}(?!\d))", "", text)
-    text = re.sub(r"(?<=\d)\s*k(?![a-z])", "千", text)
-    return re.sub(r"(?<=\d)\s*w(?![a-z])", "万", text)
+    text = re.sub(_BEFORE_UNIT + r"\s*k(?![a-z])", "千", text)
+    return re.sub(_BEFORE_UNIT + r"\s*w(?![a-z])", "万", text)
 
 
 def _figure(text: str, masks: Sequence[re.Pattern[str]], drop_ones: bool) -> _Figure:
@@ -281,6 +320,8 @@ def _figure(text: str, masks: Sequence[re.Pattern[str]], drop_ones: bool) -> _Fi
     "one" (1个月800, 一个人八百), not the answer."""
     for mask in masks:
         text = mask.sub(" ", text)
+    if _words().slip.search(text):
+        return _Figure("many")  # 15oo, l500: letters typed for digits
     matches = list(_NUMERAL.finditer(text))
     if not matches:
         return _Figure("none")

@@ -28,11 +28,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from dialogues.answers import UNKNOWN, parse_yes_no
-from knowledge.text import compact
+from dialogues.answers import UNKNOWN, parse_yes_no, says_word
 
 MAX_FAILURES = 2  # unparsed answers in a row before we offer a person or skipping
-SKIP_WORDS = frozenset({"跳过", "跳过这题", "跳过这一题", "下一题", "skip"})
 
 
 @dataclass(frozen=True)
@@ -153,8 +151,8 @@ class Turn:
 
 
 def says_skip(text: str) -> bool:
-    """The resident does not know, or asks to skip: 不知道, 不清楚, 跳过 …"""
-    return compact(text) in SKIP_WORDS or parse_yes_no(text) is UNKNOWN
+    """The resident does not know, or asks to skip: 不知道, 不清楚, 跳过 (answers.yaml `skip`)."""
+    return says_word(text, "skip") or parse_yes_no(text) is UNKNOWN
 
 
 class Flow:

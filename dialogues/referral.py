@@ -20,18 +20,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from dialogues.answers import UNKNOWN, parse_district, parse_mobile, parse_township
+from dialogues.answers import UNKNOWN, parse_district, parse_mobile, parse_township, says_word
 from dialogues.choices import pick_one, shown
 from dialogues.engine import Effect, Flow, Say, Session, State, Step
 from knowledge.places import resolve_district
-from knowledge.text import compact
 
 NAME = "referral"
 CONSENT, PHONE, DISTRICT, TOWNSHIP, CONFIRM = "consent", "phone", "district", "township", "confirm"
-KEEP_OWN_NUMBER = frozenset(
-    {"1", "本机", "本机号码", "这个号码", "就这个", "这个号", "本号码", "用这个"}
-)
-NO_NUMBER = frozenset({"不留", "不想留", "不用留", "没有手机", "没得手机", "没有电话", "不方便"})
 
 
 def _case(session: Session) -> dict[str, Any]:
@@ -84,15 +79,14 @@ def ask_phone(session: Session) -> list[Say]:
 
 def answer_phone(session: Session, text: str) -> Step:
     own = session.answers.get("own_number")
-    key = compact(text)
-    if own and key in KEEP_OWN_NUMBER:
+    if own and says_word(text, "own_number"):
         _case(session)["contact"] = own
         return Step()
     number = parse_mobile(text)
     if number is not None:
         _case(session)["contact"] = number
         return Step()
-    if key in NO_NUMBER or pick_one(text, "yes_no") == "no":
+    if says_word(text, "no_number") or pick_one(text, "yes_no") == "no":
         _case(session)["contact"] = None  # staff reply through this chat instead
         return Step()
     return _again("referral_phone", own_number=own)

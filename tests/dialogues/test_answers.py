@@ -20,6 +20,7 @@ from dialogues.answers import (
     MAX_COUNT,
     UNKNOWN,
     Unknown,
+    mentions_word,
     normalize,
     parse_age,
     parse_amount,
@@ -29,6 +30,7 @@ from dialogues.answers import (
     parse_mobile,
     parse_township,
     parse_yes_no,
+    says_word,
 )
 from knowledge.places import District, districts, resolve_district
 
@@ -62,11 +64,45 @@ def test_normalize(typed: str, normal: str) -> None:
 def test_word_lists_load_as_strings_and_yes_and_no_do_not_overlap() -> None:
     with ANSWERS_FILE.open(encoding="utf-8") as fh:
         data = yaml.safe_load(fh)
-    for key in ("unknown", "yes", "no", "zero", "vague", "bounds", "persons", "alone"):
+    lists = ("unknown", "yes", "no", "zero", "vague", "bounds", "persons", "alone")
+    lists += ("skip", "own_number", "no_number", "count_words", "lodging", "latin_units")
+    for key in lists:
         assert data[key], key  # "yes:" and "no:" unquoted would load as True / False keys
         assert all(isinstance(word, str) for word in data[key]), key
     assert not set(data["yes"]) & set(data["no"])
     assert not set(data["yes_prefixes"]) & set(data["no_prefixes"])
+    assert all(isinstance(k, str) and isinstance(v, str) for k, v in data["numerals"].items())
+
+
+@pytest.mark.parametrize(
+    ("name", "typed", "whole"),
+    [
+        ("skip", "跳过！", True),
+        ("skip", "下一题", True),
+        ("skip", "跳过吗我不知道", False),
+        ("own_number", "就这个", True),
+        ("own_number", "1", True),
+        ("no_number", "不留", True),
+        ("no_number", "不留了谢谢", False),
+    ],
+)
+def test_says_word_is_the_whole_reply(name: str, typed: str, whole: bool) -> None:
+    assert says_word(typed, name) is whole
+
+
+@pytest.mark.parametrize(
+    ("name", "typed", "found"),
+    [
+        ("count_words", "2口人", True),
+        ("count_words", "我们俩", True),
+        ("count_words", "68 66", False),
+        ("lodging", "租房子住", True),
+        ("lodging", "住在 女儿那里", True),
+        ("lodging", "自己的房子", False),
+    ],
+)
+def test_mentions_word_finds_a_listed_word_inside(name: str, typed: str, found: bool) -> None:
+    assert mentions_word(typed, name) is found
 
 
 # --- amounts -------------------------------------------------------------------------
@@ -95,6 +131,13 @@ AMOUNTS: list[tuple[str, float | Unknown | None]] = [
     ("壹仟伍佰元", 1500),
     ("十块", 10),
     ("680.5", 680.5),
+    # colloquial numerals: 俩 is two, 仨 three; k after a Chinese digit is 千
+    ("俩千", 2000),
+    ("俩万", 20000),
+    ("仨千", 3000),
+    ("两k", 2000),
+    ("三w", 30000),
+    ("1500rmb", 1500),
     ("每月¥800", 800),
     # approximations are the resident's own estimate
     ("大概两千", 2000),
@@ -192,6 +235,11 @@ AMOUNTS: list[tuple[str, float | Unknown | None]] = [
     ("   ", None),
     ("😊", None),
     ("1.12345678901234567", None),
+    # letters typed for digits (o for 0, l for 1): re-asked, never read as another figure
+    ("15oo", None),
+    ("l500", None),
+    ("1o00元", None),
+    ("两千o", None),
     (HUGE, None),
 ]
 
@@ -256,6 +304,11 @@ COUNTS: list[tuple[str, int | Unknown | None]] = [
     ("我一个人带两个娃", 3),
     ("老汉儿和我", 2),
     ("我和孩子们", None),  # how many children?
+    ("俩人", 2),
+    ("仨", 3),
+    ("我们俩", 2),
+    ("咱们仨", 3),
+    ("2p", None),
     ("一套", 1),
     ("两套房", 2),
     ("没有", 0),
@@ -403,6 +456,8 @@ YES_NO: list[tuple[str, bool | Unknown | None]] = [
     ("应该有吧", True),
     ("是的，我有", True),
     ("有，但是不多", True),
+    ("领了", True),  # 有在领低保吗？ answered with its verb
+    ("领着的", True),
     *((word, False) for word in ["不是", "没有", "莫得", "没得", "无", "不要", "否", "不"]),
     *((word, False) for word in ["没有啊", "没有的", "我也没有哦", "木有", "冇得", "n", "no"]),
     *((word, False) for word in ["NO.", "👎", "不用了", "算了吧", "要不得", "不得行", "不好"]),
