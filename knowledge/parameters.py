@@ -4,8 +4,9 @@ OpenFisca country-template style: one YAML file per parameter, its values keyed 
 date they take effect, each with `value`, `unit`, `reference` (a seed file and section,
 or a notice with its policy_facts.md section) and a `note` where the date or figure is
 inferred. A value stays in force until the next date. A district may override a value
-from a date (`districts: {南岸区: {2023-09-01: …}}`); an override in force wins over the
-city-wide value. Old values stay, so a past date evaluates as it did then.
+from a date (`districts: {南岸区: {2023-09-01: …}}`, by its official name in
+knowledge/places.yaml); an override in force wins over the city-wide value. Old values
+stay, so a past date evaluates as it did then.
 
 The table these files carry is RULES.md "Parameters (dated; …)".
 """
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from knowledge.places import districts, resolve_district
 
 PARAMETERS_DIR = Path(__file__).resolve().parent / "parameters"
 VALUE_FIELDS = frozenset({"value", "unit", "reference", "note"})
@@ -126,6 +129,12 @@ def load_parameter(path: Path) -> Parameter:
     districts_raw = data.get("districts") or {}
     if not isinstance(districts_raw, Mapping):
         raise ParameterError(f"{where}: districts: 应按区县列出 / must map districts to values")
+    official = {d.name for d in districts()}
+    for name in districts_raw:
+        if name not in official:  # a short form here would never be looked up
+            raise ParameterError(
+                f"{where}: districts.{name}: 应为区县全称 / must be an official district name"
+            )
     return Parameter(
         name=path.stem,
         description=description.strip(),
@@ -258,14 +267,19 @@ def _group(value: Any, name: str, keys: tuple[str, ...]) -> dict[str, float]:
     return {k: _money(value[k], f"{name}.{k}") for k in keys}
 
 
-@functools.lru_cache(maxsize=512)
 def parameters_at(date: dt.date, district: str | None = None) -> Parameters:
-    """Every parameter in force on `date` in `district` (an official name such as
-    "南岸区", as `knowledge.places` gives it; None for the city-wide values).
+    """Every parameter in force on `date` in `district`: a name `knowledge.places`
+    resolves ("南岸区", "南岸", "奉节"); None for the city-wide values.
 
-    Raises `ParameterError` (a LookupError) for a date before the first recorded
-    standard (2021-09-01).
+    Raises `knowledge.places.UnknownPlace` (a LookupError naming the closest districts)
+    for a district it does not know, and `ParameterError` (a LookupError) for a date
+    before the first recorded standard (2021-09-01).
     """
+    return _parameters_at(date, None if district is None else resolve_district(district).name)
+
+
+@functools.lru_cache(maxsize=512)
+def _parameters_at(date: dt.date, district: str | None) -> Parameters:
     params = load_parameters()
     used: dict[str, ParameterValue] = {}
     for name in REQUIRED + OPTIONAL:

@@ -18,6 +18,7 @@ from knowledge.parameters import (
     parameters_at,
     standard_for,
 )
+from knowledge.places import UnknownPlace, resolve_district
 
 D = dt.date
 
@@ -156,6 +157,47 @@ def test_fengjie_deducts_twenty_percent_of_wages() -> None:
     source = parameters_at(D(2025, 8, 1), "奉节县").sources["employment_cost_deduction"]
     assert source.reference == "001_b49a2fc730e95c50.txt 三(三)1"
     assert source.start == D(2017, 1, 1)
+
+
+@pytest.mark.parametrize(
+    ("district", "official"), [("奉节", "奉节县"), ("重庆市奉节县", "奉节县"), ("凤节", "奉节县")]
+)
+def test_a_district_short_form_gets_its_exception(district: str, official: str) -> None:
+    p = parameters_at(D(2025, 8, 1), district)
+    assert p.district == official
+    assert p.employment_cost_deduction == 0.2
+
+
+def test_nanan_by_its_short_form_gets_the_urban_standard() -> None:
+    assert standard_for(D(2025, 7, 1), "rural", "南岸") == 770
+    assert parameters_at(D(2025, 7, 1), "南岸").rural_at_urban_standard is True
+
+
+def test_an_unknown_district_is_a_clear_error_not_the_city_values() -> None:
+    with pytest.raises(UnknownPlace) as info:
+        parameters_at(D(2025, 8, 1), "火星区")
+    assert isinstance(info.value, LookupError)
+    message = str(info.value)
+    assert "\n" not in message
+    assert "火星区" in message
+    assert "不认识的区县" in message
+    assert "unknown district" in message
+
+
+def test_district_overrides_are_keyed_by_official_names(tmp_path: Path) -> None:
+    path = tmp_path / "short.yaml"
+    value = "{value: 0.2, unit: 比例, reference: r}"
+    path.write_text(
+        f"description: x\nvalues:\n  2020-01-01: {value}\n"
+        f"districts:\n  奉节:\n    2020-01-01: {value}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ParameterError, match=r"districts\.奉节") as info:
+        load_parameter(path)
+    assert "official district name" in str(info.value)
+    for param in load_parameters().values():
+        for name in param.districts:
+            assert resolve_district(name).name == name
 
 
 def test_each_value_used_is_reported_with_its_reference() -> None:
