@@ -2,13 +2,16 @@
 
 Mirrors the JSON of `residentbot screen` (../shared/design/CONTRACTS.md). Every field
 but `members` may be unknown: `None` here, `null` or missing in JSON. A rule that needs
-an unknown value answers `possible`, never a guess (RULES.md, "The household").
+an unknown value answers `possible`, never a guess (RULES.md, "The household"). A field
+the contract does not name is an error naming it and the closest known field: dropped,
+a misspelt `finacial_assets` would turn a known figure into an unknown one.
 Money is yuan per month; `members[0]` is the person asking (本人).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -130,6 +133,9 @@ class Household:
 
 # --- reading JSON ------------------------------------------------------------------
 
+HOUSEHOLD_FIELDS = tuple(f.name for f in fields(Household))
+MEMBER_FIELDS = tuple(f.name for f in fields(Member))
+HARDSHIP_FIELDS = tuple(f.name for f in fields(Hardship))
 
 MAX_AMOUNT = 1_000_000_000  # yuan: anything larger is a typing error, not a household
 
@@ -182,13 +188,30 @@ def _mapping(value: Any, path: str) -> Mapping[str, Any]:
     return value
 
 
+def _only_known(
+    data: Mapping[Any, Any],
+    prefix: str,
+    known: tuple[str, ...],
+    zh: str = "不认识的字段",
+    en: str = "unknown field",
+) -> None:
+    """Raise for the first key of `data` not in `known`, suggesting the closest one."""
+    unknown = sorted(str(k) for k in data if k not in known)
+    if not unknown:
+        return
+    name = unknown[0]
+    close = difflib.get_close_matches(name, known, n=1)
+    if close:
+        zh, en = f"{zh}（您是不是说 {close[0]}）", f"{en} (did you mean {close[0]}?)"
+    raise HouseholdError(f"{prefix}{name}", zh, en)
+
+
 def _read_member(data: Any, path: str) -> Member:
     data = _mapping(data, path)
+    _only_known(data, f"{path}.", MEMBER_FIELDS)
     raw_income = _mapping(data.get("income"), f"{path}.income")
-    unknown = set(raw_income) - set(Income.kinds())
-    if unknown:
-        name = sorted(unknown)[0]
-        raise HouseholdError(f"{path}.income.{name}", "不认识的收入类别", "unknown income kind")
+    kinds = Income.kinds()
+    _only_known(raw_income, f"{path}.income.", kinds, "不认识的收入类别", "unknown income kind")
     # CONTRACTS.md: unknown = null or missing. A kind left out (or the whole `income`
     # left out) is not known; reading it as 0 would be a guess in the household's favour.
     income = Income(
@@ -212,6 +235,7 @@ def _read_member(data: Any, path: str) -> Member:
 def _read_household(data: Mapping[str, Any]) -> Household:
     if not isinstance(data, Mapping):
         raise HouseholdError("$", "应为 JSON 对象", "must be a JSON object")
+    _only_known(data, "", HOUSEHOLD_FIELDS)
     members = data.get("members")
     if not isinstance(members, list) or not members:
         raise HouseholdError("members", "至少需要一名家庭成员", "needs at least one member")
@@ -254,6 +278,7 @@ def _read_household(data: Mapping[str, Any]) -> Household:
         _choice(code, f"receiving[{i}]", PROGRAMS)
 
     raw_hardship = _mapping(data.get("hardship"), "hardship")  # missing answers: unknown
+    _only_known(raw_hardship, "hardship.", HARDSHIP_FIELDS)
     hardship = Hardship(
         sudden_event=_flag(raw_hardship.get("sudden_event"), "hardship.sudden_event"),
         major_medical_expense=_flag(

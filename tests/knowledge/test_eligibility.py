@@ -31,7 +31,7 @@ from knowledge.eligibility import (
     not3,
     verdict_of,
 )
-from knowledge.household import PROGRAMS, Household, Income
+from knowledge.household import PROGRAMS, Household, HouseholdError, Income
 from knowledge.kb import parse_source
 from knowledge.parameters import ParameterError
 from knowledge.places import UnknownPlace
@@ -494,6 +494,22 @@ def test_cli_unknown_district_in_a_subprocess() -> None:
             "YYYY-MM-DD",
         ),
         ('{"members": [{"income": {"salary": 1}}]}', "不认识的收入类别", "unknown income kind"),
+        (
+            '{"members": [{"income": {"wage": 1}}]}',
+            "members[0].income.wage: 不认识的收入类别（您是不是说 wages）",
+            "unknown income kind (did you mean wages?)",
+        ),
+        (
+            '{"members": [{"agee": 67}]}',
+            "members[0].agee: 不认识的字段（您是不是说 age）",
+            "unknown field (did you mean age?)",
+        ),
+        (
+            '{"members": [{}], "hardship": {"sudden_evnt": true}}',
+            "hardship.sudden_evnt: 不认识的字段（您是不是说 sudden_event）",
+            "unknown field (did you mean sudden_event?)",
+        ),
+        ('{"members": [{}], "pets": 2}', "pets: 不认识的字段", "unknown field"),
     ],
     ids=lambda value: value if len(value) < 30 else value[:30],
 )
@@ -512,6 +528,37 @@ def test_cli_bad_input_is_one_line_in_chinese_and_english(
     assert zh in lines[0]
     assert en in lines[0]
     assert "e+" not in lines[0]  # figures as people write them
+
+
+def test_a_misspelt_field_is_refused_not_dropped() -> None:
+    """A dropped `finacial_assets` left the assets unknown: 999999 yuan unseen."""
+    data = {**copy.deepcopy(EXAMPLE), "finacial_assets": 999999}
+    del data["financial_assets"]
+    with pytest.raises(HouseholdError) as info:
+        Household.from_dict(data)
+    assert info.value.path == "finacial_assets"
+    assert str(info.value) == (
+        "finacial_assets: 不认识的字段（您是不是说 financial_assets） / "
+        "unknown field (did you mean financial_assets?)"
+    )
+
+
+def test_cli_misspelt_field_in_a_subprocess() -> None:
+    household = {**EXAMPLE, "finacial_assets": 999999}
+    result = subprocess.run(
+        [str(RESIDENTBOT), "screen", "-", "--json"],
+        input=json.dumps(household, ensure_ascii=False),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "finacial_assets: 不认识的字段（您是不是说 financial_assets）" in lines[0]
+    assert "unknown field (did you mean financial_assets?)" in lines[0]
 
 
 # --- unknown = null or missing (CONTRACTS.md) ------------------------------------------------
