@@ -7,8 +7,12 @@ that way, whatever its script, which is never too long for plain ASCII either.
 
 - A text of at most 70 is sent as one SMS.
 - A longer one is cut into parts numbered "(1/2)", "(2/2)" — the number is counted in the
-  67 — cutting after a sentence (。！？；, a line end) where one is near, else after a
-  comma, else where it must.
+  67 — at a natural boundary: a line end, else after a sentence (。！？；), else after a
+  clause (，、：), else between words (a space, a bracket), preferring one near the end of
+  the part. A part is cut inside a word only when it holds no boundary at all: when the
+  text fits 3 parts only by cutting inside words, it is cut at boundaries and what does
+  not fit waits for 全文. The nearest boundaries are used when the preferred ones would
+  cost an extra SMS.
 - More than 3 parts are never sent: the text is cut at a sentence boundary inside the
   third part, which ends with `more` (e.g. 回复“全文”…), and the rest is returned so the
   channel can send it when the resident asks. (Knowledge-base answers already come in
@@ -19,14 +23,24 @@ that way, whatever its script, which is never too long for plain ASCII either.
 
 from __future__ import annotations
 
+import bisect
+import functools
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 SINGLE = 70  # characters in one SMS (UCS-2)
 PART = 67  # characters in each part of a concatenated SMS
 MAX_PARTS = 3
-SENTENCE_ENDS = frozenset("。！？；!?;\n")
-SOFT_ENDS = frozenset("，、：,: ）)”")
+# Where a part may end, best first (0–3): after a line end, a sentence, a clause, or
+# between words (a space, a bracket); never where punctuation would begin the next part.
+CUT_AFTER = {"\n": 0} | dict.fromkeys("。！？；!?;", 1) | dict.fromkeys("，、：,:", 2)
+CUT_AFTER |= dict.fromkeys("）)”’》】〕]", 3)
+CUT_BEFORE = {"\n": 0} | dict.fromkeys("（(“‘《【〔[", 3)
+NEVER_FIRST = frozenset("，、：,:。！？；!?;）)”’》】〕]")
+MARKS = re.compile(r"[\s。！？；!?;，、：,:）)”’》】〕\]（(“‘《【〔\[]")
+# How a piece is cut (see `_cut`).
+NICE, TIGHT, BEST = "nice", "tight", "best"
 
 
 def sms_length(text: str) -> int:
@@ -63,39 +77,62 @@ def _fit(text: str, start: int, room: int) -> int:
     return end
 
 
-def _cut(
-    text: str, start: int, room: int, *, sentence_only: bool = False, hard: bool = False
-) -> int:
-    """Where to end a piece that starts at `start` and may cost `room`: after the last
-    sentence end in the second half of the window, else after a soft break there, else
-    at the window's end (`sentence_only`: a sentence end anywhere in the window first;
-    `hard`: always at the window's end)."""
+@functools.lru_cache(maxsize=16)  # the few texts one split cuts, again and again
+def _boundaries(text: str) -> tuple[list[int], list[int]]:
+    """The places a part may end (i: between text[i-1] and text[i]), ascending, and how
+    natural each is (0 best, see CUT_AFTER)."""
+    ranks: dict[int, int] = {}
+    last = len(text) - 1
+    for mark in MARKS.finditer(text):
+        at = mark.start()
+        char = text[at]
+        space = 3 if char.isspace() else 4
+        before, after = CUT_BEFORE.get(char, space), CUT_AFTER.get(char, space)
+        if before < ranks.get(at, 4) and at > 0 and char not in NEVER_FIRST:
+            ranks[at] = before
+        if after < 4 and at < last and text[at + 1] not in NEVER_FIRST:
+            ranks[at + 1] = after
+    places = sorted(ranks)
+    return places, [ranks[i] for i in places]
+
+
+def _cut(text: str, start: int, room: int, mode: str = NICE) -> int:
+    """Where to end a piece that starts at `start` and may cost `room`. NICE: the best
+    kind of boundary in the second half of the window (a line end, else a sentence end,
+    else a clause, else between words); TIGHT: the last boundary in the window;
+    BEST: the best kind of boundary anywhere in the window. With no boundary in
+    the window (NICE: none in its second half, then the last one), its end."""
     end = _fit(text, start, room)
-    if end >= len(text) or hard:
+    if end >= len(text):
         return end
-    floor = start + 1 if sentence_only else start + (end - start) // 2
-    for ends in (SENTENCE_ENDS, SOFT_ENDS):
-        for i in range(end, floor, -1):
-            if text[i - 1] in ends:
-                return i
-    return end
+    places, ranks = _boundaries(text)
+    first, stop = bisect.bisect_right(places, start), bisect.bisect_right(places, end)
+    if first == stop:
+        return end
+    if mode != TIGHT:
+        floor = start + (end - start) // 2 if mode == NICE else start
+        near = range(bisect.bisect_right(places, floor, first, stop), stop)
+        if near:
+            return places[min(near, key=lambda n: (ranks[n], -n))]
+    return places[stop - 1]
 
 
 def _pieces(text: str, room: int, limit: int) -> tuple[list[tuple[int, int]], int]:
     """Up to `limit` (start, end) pieces of at most `room`, and where what is left starts.
-    Cutting at sentences never costs an extra SMS: if it would, the cuts are hard."""
-    hard, left = _greedy(text, room, limit, hard=True)
+    Cutting at the preferred boundaries never costs an extra SMS: if it would, the cuts
+    are at the nearest boundaries."""
+    tight, left = _greedy(text, room, limit, TIGHT)
     if left < len(text):
-        return _greedy(text, room, limit, hard=False)
-    nicer, rest = _greedy(text, room, len(hard), hard=False)
-    return (nicer, rest) if rest >= len(text) else (hard, left)
+        return _greedy(text, room, limit, NICE)
+    nicer, rest = _greedy(text, room, len(tight), NICE)
+    return (nicer, rest) if rest >= len(text) else (tight, left)
 
 
-def _greedy(text: str, room: int, limit: int, hard: bool) -> tuple[list[tuple[int, int]], int]:
+def _greedy(text: str, room: int, limit: int, mode: str) -> tuple[list[tuple[int, int]], int]:
     pieces: list[tuple[int, int]] = []
     start = 0
     while start < len(text) and len(pieces) < limit:
-        end = _cut(text, start, room, hard=hard)
+        end = _cut(text, start, room, mode)
         pieces.append((start, end))
         start = _skip_space(text, end)
     return pieces, start
@@ -123,7 +160,7 @@ def split(text: str, more: str = "", max_parts: int = MAX_PARTS) -> Split:
     # Too long: max_parts - 1 full pieces, then a last one that ends with `more`.
     pieces, start = _pieces(text, room, max_parts - 1)
     kept = [text[a:b].strip() for a, b in pieces]
-    end = _cut(text, start, room - sms_length(more), sentence_only=True)
+    end = _cut(text, start, room - sms_length(more), BEST)
     kept.append(text[start:end].strip() + more)
     parts = [label(n, max_parts) + piece for n, piece in enumerate(kept, 1)]
     return Split(parts, rest=text[end:].strip())
@@ -155,7 +192,7 @@ def split_turn(texts: Sequence[str], more: str = "", max_parts: int = MAX_PARTS)
     else:
         pieces, start = _pieces(head, room, free - 1)
         kept = [head[a:b].strip() for a, b in pieces]
-        end = _cut(head, start, room - sms_length(more), sentence_only=True)
+        end = _cut(head, start, room - sms_length(more), BEST)
         kept.append(head[start:end].strip() + more)
         rest = head[end:].strip()
     kept += [tail[a:b].strip() for a, b in asked]

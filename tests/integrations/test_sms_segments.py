@@ -46,6 +46,49 @@ def test_cutting_at_sentences_never_costs_an_extra_sms() -> None:
     assert strip_labels(parts) == text
 
 
+# The screening result the audit found cut inside words (可|能, 需|要) to fit 3×67 exactly.
+CROWDED = (
+    "预筛查结果（不是审批决定）：\n临时救助：很可能符合\n医疗救助：很可能符合\n"
+    + "".join(
+        f"{name}：可能符合，需要核实\n"
+        for name in ("低保", "单人户低保", "低保边缘家庭", "特困供养", "残疾人生活补贴")
+    )
+    + "重残护理补贴：可能符合，需要核实\n低保渐退期：可能符合，需要核实\n"
+    + "回复“详细”看理由和办法。情况紧急，建议转交：回复1转交乡镇窗口，2不用。"
+)
+BOUNDARY = set("\n。！？；，、：!?;,: ）)”")
+
+
+def cut_points(text: str, parts: list[str], more: str = "") -> list[int]:
+    """Where in `text` each part but the last ended (spacing at the cuts skipped)."""
+    points, at = [], 0
+    for part in parts[:-1]:
+        piece = LABEL.sub("", part).removesuffix(more)
+        at = text.index(piece, at) + len(piece)
+        points.append(at)
+        while at < len(text) and text[at].isspace():
+            at += 1
+    return points
+
+
+def test_parts_break_at_a_line_or_punctuation_never_inside_a_word() -> None:
+    assert sum(map(sms_length, CROWDED.splitlines())) + CROWDED.count("\n") == 3 * 62
+    result = split(CROWDED, more=MORE)
+    assert all(sms_length(p) <= PART for p in result.parts)
+    for point in cut_points(CROWDED, result.parts, MORE):
+        around = CROWDED[point - 3 : point + 3]
+        assert CROWDED[point - 1] in BOUNDARY or CROWDED[point].isspace(), around
+    if result.truncated:
+        assert CROWDED.rstrip().endswith(result.rest)
+        assert result.rest[0] not in BOUNDARY
+
+
+def test_without_punctuation_a_part_breaks_between_words() -> None:
+    words = " ".join(["dibao"] * 20) + " ok!"  # 123: two parts only if cut inside a word
+    for point in cut_points(words, split(words).parts):
+        assert words[point - 1] == " " or words[point] == " "
+
+
 def test_an_emoji_counts_as_two_characters() -> None:
     assert sms_length("好😀") == 3
     assert split("😀" * 35).parts == ["😀" * 35]
