@@ -3,9 +3,11 @@
 - `GET /chat`: the page (bot/templates/web/web_page.j2; bot/static/chat.css and chat.js
   served under /chat/static/, no build step) with this browser's recent conversation.
   It works without JavaScript: its forms post to `POST /chat`, which answers with a
-  redirect back to the page (post/redirect/get), and the choices are submit buttons.
+  redirect back to the page (post/redirect/get), and the choices are submit buttons —
+  in a multi-select, checkboxes sent together by a confirm button ("1 4"), but for its
+  `alone` choice (都没有), a button.
 - `POST /api/chat`: JSON `{"text": …, "id": client message id}` →
-  `{"replies": [{"text", "text_html", "choices"}], "duplicate": false}`.
+  `{"replies": [{"text", "text_html", "choices", "multi", "alone"}], "duplicate": false}`.
   `text_html` is as rendered (escaped by the web templates); `text` is the same as plain
   text, which the page's script puts in with textContent, never as HTML.
 - `GET /api/chat/poll`: messages sent to this browser later (a staff reply), once
@@ -74,11 +76,19 @@ def plain(rendered: str) -> str:
 
 
 def reply_json(reply: Reply) -> dict[str, Any]:
-    return {"text": plain(reply.text), "text_html": reply.text, "choices": list(reply.choices)}
+    return {
+        "text": plain(reply.text),
+        "text_html": reply.text,
+        "choices": list(reply.choices),
+        "multi": reply.multi,
+        "alone": reply.alone,
+    }
 
 
-def _entry(who: str, text: str, choices: Sequence[str] = ()) -> dict[str, Any]:
-    return {"who": who, "text": text, "choices": list(choices)}
+def _entry(who: str, text: str, reply: Reply | None = None) -> dict[str, Any]:
+    """A line of the conversation shown: `Reply.to_dict` of the bot's reply (its choices,
+    and whether they combine), with its text plain."""
+    return {**(reply or Reply("")).to_dict(), "who": who, "text": text}
 
 
 class WebChat:
@@ -135,7 +145,7 @@ class WebChat:
                     seen.outcome = "duplicate"
                     return handled.replies, True
                 entries = [_entry("me", text)]
-                entries += [_entry("bot", plain(r.text), r.choices) for r in handled.replies]
+                entries += [_entry("bot", plain(r.text), r) for r in handled.replies]
                 await _append(unit, sender, entries)
             return handled.replies, False
 
@@ -165,14 +175,17 @@ class WebChat:
     ) -> web.Response:
         if not log:  # a greeting: the menu, as the conversation would show it
             welcome = render_reply(CHANNEL, "menu", {"understood": True})
-            log = [_entry("bot", plain(welcome.text), welcome.choices)]
+            log = [_entry("bot", plain(welcome.text), welcome)]
         last = log[-1]
-        choices = last["choices"] if last["who"] == "bot" else []
+        # The buttons of the last reply (entries kept before multi-selects lack the keys).
+        offered = Reply.from_dict(last) if last["who"] == "bot" else Reply("")
         body = render(
             CHANNEL,
             "web_page",
             log=log,
-            choices=choices,
+            choices=offered.choices,
+            multi=offered.multi,
+            alone=offered.alone,
             unavailable=unavailable,
             form_id=secrets.token_urlsafe(12),
             choice_id=secrets.token_urlsafe(12),
@@ -184,7 +197,8 @@ class WebChat:
         """The page's form without JavaScript: answer, then show the page again."""
         data = await request.post()
         choice, text, client_id = data.get("choice"), data.get("text"), data.get("id")
-        said = choice if isinstance(choice, str) and choice else text
+        picks = " ".join(p for p in data.getall("pick", []) if isinstance(p, str))
+        said = choice if isinstance(choice, str) and choice else picks or text
         if not isinstance(said, str) or not said.strip():
             return _see_page()
         cookie, new = self._identify(request)
@@ -286,4 +300,4 @@ class WebOutbox:
             waiting = await unit.get(OUTBOX, address) or {"replies": []}
             queued = [*waiting["replies"], *(reply_json(r) for r in replies)]
             unit.put(OUTBOX, address, {"replies": queued}, ttl=KEEP_FOR)
-            await _append(unit, address, [_entry("bot", plain(r.text), r.choices) for r in replies])
+            await _append(unit, address, [_entry("bot", plain(r.text), r) for r in replies])

@@ -10,6 +10,7 @@
   var input = document.getElementById("text");
   if (!log || !choices || !form || !input || !window.XMLHttpRequest || !window.JSON) { return; }
   var errorText = form.getAttribute("data-error");
+  var doneText = choices.getAttribute("data-done");
   var pending = null; /* {text, id}: sent again with the same id, so it is never doubled */
   var busy = false;
 
@@ -36,25 +37,58 @@
     if (last && last.getBoundingClientRect().top < 0) { last.scrollIntoView(true); }
   }
 
-  function offer(list) {
-    var hidden = choices.querySelector("input[name=id]");
+  function button(name, value, text) {
+    var element = document.createElement("button");
+    element.type = "submit";
+    element.name = name;
+    element.value = value;
+    element.textContent = text;
+    return choices.appendChild(element);
+  }
+
+  /* The reply's choices, as web_page.j2 shows them: buttons, or in a multi-select
+     checkboxes (but its "alone" choice, 都没有) and a button that sends the picks. */
+  function offer(reply) {
+    var list = reply.choices || [], hidden = choices.querySelector("input[name=id]");
     while (choices.lastChild) { choices.removeChild(choices.lastChild); }
     if (hidden) { choices.appendChild(hidden); }
     for (var i = 0; i < list.length; i++) {
-      var button = document.createElement("button");
-      button.type = "submit";
-      button.name = "choice";
-      button.value = String(i + 1);
-      button.textContent = (i + 1) + " " + list[i];
-      choices.appendChild(button);
+      var n = String(i + 1);
+      if (reply.multi && i + 1 !== reply.alone) {
+        var label = document.createElement("label"), box = document.createElement("input");
+        var span = document.createElement("span");
+        label.className = "pick";
+        box.type = "checkbox";
+        box.name = "pick";
+        box.value = n;
+        span.textContent = n + " " + list[i];
+        label.appendChild(box);
+        label.appendChild(span);
+        choices.appendChild(label);
+      } else {
+        button("choice", n, n + " " + list[i]);
+      }
     }
+    if (reply.multi) { button("done", "1", doneText).className = "done"; }
+    picks();
+  }
+
+  /* The options ticked, as typed ("1 4"); the button that sends them waits for one. */
+  function picks() {
+    var boxes = choices.querySelectorAll("input[name=pick]"), out = [];
+    for (var i = 0; i < boxes.length; i++) {
+      if (boxes[i].checked) { out.push(boxes[i].value); }
+    }
+    var done = choices.querySelector("button[name=done]");
+    if (done) { done.disabled = !out.length; }
+    return out.join(" ");
   }
 
   function showReplies(replies) {
-    var last = [], div = null;
+    var last = {}, div = null;
     for (var i = 0; i < replies.length; i++) {
       div = show("bot", replies[i].text);
-      last = replies[i].choices || [];
+      last = replies[i];
     }
     if (replies.length) { offer(last); reveal(div); }
   }
@@ -101,8 +135,13 @@
     if (target && target.name === "choice") {
       event.preventDefault();
       send(target.value);
+    } else if (target && target.name === "done") {
+      event.preventDefault();
+      send(picks());
     }
   });
+  choices.addEventListener("change", picks);
+  picks();
 
   function poll() {
     if (document.hidden) { return; }

@@ -12,6 +12,7 @@ import pytest
 from aiohttp import CookieJar
 from aiohttp.test_utils import TestClient
 from markupsafe import escape
+from multidict import MultiDict
 
 from bot.app import Services
 from bot.messages import Reply
@@ -137,6 +138,52 @@ async def test_the_form_works_without_javascript(web: tuple[Services, Client]) -
     assert await session_of(services, f"web:{address(cookie_of(client))}") == session
 
 
+async def to_question(services: Services, client: Client, state: str) -> dict[str, Any]:
+    """Start the screening and type the answers until `state` is asked; its reply."""
+    last = await chat(client, "测一测")
+    key = f"web:{address(cookie_of(client))}"
+    for _ in range(40):
+        session = await session_of(services, key)
+        if session["state"] == state:
+            reply: dict[str, Any] = last["replies"][-1]
+            return reply
+        last = await chat(client, ANSWERS[session["state"]])
+    raise AssertionError(f"{state} was not asked")
+
+
+async def test_a_multi_select_is_ticked_and_sent_together_without_javascript(
+    web: tuple[Services, Client],
+) -> None:
+    """残疾 and 重病: checkboxes sent by one button, as if "1 2" were typed."""
+    services, client = web
+    question = await to_question(services, client, "situation")
+    assert question["choices"][:2] == ["残疾", "重病"]
+    assert (question["multi"], question["alone"]) == (True, 5)
+    page = await (await client.get("/chat")).text()
+    for n, label in enumerate(question["choices"][:4], 1):
+        assert f'<input type="checkbox" name="pick" value="{n}"><span>{n} {label}</span>' in page
+    assert '<button type="submit" name="choice" value="5">5 都没有</button>' in page
+    assert 'name="done"' in page
+    form = MultiDict([("id", "t1"), ("pick", "1"), ("pick", "2"), ("done", "1")])
+    response = await client.post("/chat", data=form, allow_redirects=False)
+    assert response.status == 303
+    session = await session_of(services, f"web:{address(cookie_of(client))}")
+    assert session["answers"]["situation"][0] == ["disabled", "ill"]
+    assert session["state"] == "grade"
+    page = await (await client.get("/chat")).text()
+    assert 'name="pick"' not in page  # the next question is a single one
+
+
+async def test_a_page_kept_before_multi_selects_still_shows(web: tuple[Services, Client]) -> None:
+    services, client = web
+    await client.get("/chat")
+    sender = address(cookie_of(client))
+    entry = {"who": "bot", "text": "城镇还是农村？", "choices": ["城镇", "农村"]}
+    await services.store.put(TRANSCRIPT, sender, {"log": [entry]})
+    page = await (await client.get("/chat")).text()
+    assert '<button type="submit" name="choice" value="2">2 农村</button>' in page
+
+
 async def test_bad_requests_are_400_without_effect(web: tuple[Services, Client]) -> None:
     services, client = web
     for body in (
@@ -172,7 +219,13 @@ async def test_a_message_sent_later_is_polled_once_and_kept_on_the_page(
     await services.delivery.send("web", address(cookie_of(client)), [later])
     polled = await (await client.get("/api/chat/poll")).json()
     assert polled["replies"] == [
-        {"text": "工作人员回复：<请>明天上午来窗口。", "text_html": later.text, "choices": ["好的"]}
+        {
+            "text": "工作人员回复：<请>明天上午来窗口。",
+            "text_html": later.text,
+            "choices": ["好的"],
+            "multi": False,
+            "alone": 0,
+        }
     ]
     assert (await (await client.get("/api/chat/poll")).json()) == {"replies": []}
     page = await (await client.get("/chat")).text()

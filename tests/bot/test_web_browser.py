@@ -11,7 +11,7 @@ from playwright.async_api import async_playwright, expect
 
 from bot.messages import Reply
 from bot.web import COOKIE, address
-from tests.channel_support import serving, session_of
+from tests.channel_support import ANSWERS, serving, session_of
 
 pytestmark = pytest.mark.browser
 
@@ -116,5 +116,76 @@ async def test_after_each_answer_on_a_phone_the_choices_and_the_box_are_in_view(
             await expect(page.locator("#choices button")).to_have_count(2)  # 城镇, 农村
             for button in await page.locator("#choices button").all():
                 await expect(button).to_be_in_viewport()
+        finally:
+            await browser.close()
+
+
+async def test_ticking_several_choices_and_sending_them_together(tmp_path: Path) -> None:
+    """残疾 and 重病 by tapping: the options tick (on a reply the script shows, and on a
+    page loaded afresh), and one button sends them as if "1 2" were typed."""
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.fail("chromium is not installed: run the tests with scripts/test")
+    async with serving(tmp_path) as (services, client), async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            page = await browser.new_page(viewport={"width": 360, "height": 640})
+            problems: list[str] = []
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            await page.goto(str(client.make_url("/chat")))
+            (cookie,) = [c for c in await page.context.cookies() if c["name"] == COOKIE]
+            key = f"web:{address(cookie['value'])}"
+            mine = page.locator(".msg.me")
+
+            async def type_until(state: str) -> None:
+                for _ in range(40):
+                    session = await session_of(services, key)
+                    if session.get("state") == state:
+                        return
+                    said = await mine.count()
+                    text = ANSWERS[session["state"]] if session.get("flow") else "测一测"
+                    await page.fill("#text", text)
+                    await page.click("#send button")
+                    await expect(mine).to_have_count(said + 1)
+                raise AssertionError(f"{state} was not asked")
+
+            picks = page.locator("#choices input[name=pick]")
+            done = page.locator("#choices button[name=done]")
+            await type_until("situation")
+            await expect(picks).to_have_count(4)  # 都没有 is a button: it answers alone
+            await expect(page.locator("#choices button[name=choice]")).to_have_text(["5 都没有"])
+            await expect(done).to_be_disabled()  # nothing ticked yet
+            for label in ("1 残疾", "2 重病", "2 重病", "2 重病"):  # 重病 off, then on again
+                await page.click(f"#choices label:has-text('{label}')")
+            await expect(picks.nth(0)).to_be_checked()
+            await expect(picks.nth(1)).to_be_checked()
+            await expect(picks.nth(2)).not_to_be_checked()
+            for target in await page.locator("#choices label, #choices button").all():
+                assert (await target.bounding_box() or {"height": 0})["height"] >= 44  # big
+            said = await mine.count()
+            await done.click()
+            await expect(mine).to_have_count(said + 1)
+            assert await mine.last.inner_text() == "1 2"
+            await expect(page.locator(".msg.bot").last).to_contain_text("几级")
+            session = await session_of(services, key)
+            assert session["answers"]["situation"][0] == ["disabled", "ill"]
+
+            # The page loaded afresh at a multi-select: the same, from the server's markup.
+            await type_until("hardship")
+            await page.reload()
+            await expect(done).to_be_disabled()
+            await page.click("#choices label:has-text('1 突发意外或灾害')")
+            await page.click("#choices label:has-text('3 吃饭住房没着落')")
+            said = await mine.count()
+            await done.click()
+            await expect(mine).to_have_count(said + 1)
+            assert await mine.last.inner_text() == "1 3"
+            session = await session_of(services, key)
+            hardship = session["result"]["household"]["hardship"]  # the last question
+            assert hardship["sudden_event"]
+            assert hardship["basic_needs_unmet"]
+            assert not hardship["major_medical_expense"]
+            assert problems == []
         finally:
             await browser.close()
