@@ -127,7 +127,8 @@ class Picking(NamedTuple):
 @functools.cache
 def picking() -> Picking:
     module = template_for(CHANNEL, "telegram_multi").make_module({"channel": CHANNEL})
-    return Picking(str(module.mark), str(module.done), str(module).strip())
+    words = vars(module)  # the template's top-level {% set %} values
+    return Picking(str(words["mark"]), str(words["done"]), str(module).strip())
 
 
 def keyboard(reply: Reply, picked: Collection[int] = ()) -> InlineKeyboardMarkup:
