@@ -45,6 +45,7 @@ from dialogues.choices import pick_one
 from dialogues.commands import Command, parse_command
 from dialogues.engine import Effect, Flow, Say, Session, Turn, says_skip
 from dialogues.referral import CONSENT
+from knowledge.places import find_place
 from knowledge.search import Index, default_index
 from knowledge.text import compact
 from knowledge.triage import triage
@@ -295,7 +296,9 @@ class Router:
         return Turn([Say("urgent", {"advice": advice, "signals": signals}), *turn.says])
 
     def _case(self, session: Session, level: str, signals: list[str], text: str) -> dict[str, Any]:
-        """What a referral carries from the conversation so far."""
+        """What a referral carries from the conversation so far. Where to send it: the
+        district of the screening; without one, the district the message names ("老人摔
+        倒了 在渝中区解放碑"), and the township it names in the district used."""
         if session.flow == SCREENING:
             answers = session.answers
         elif (session.paused or {}).get("flow") == SCREENING:
@@ -303,12 +306,18 @@ class Router:
         else:
             answers = {}
         result = session.result or {}
+        district = answers.get("district") or result.get("district")
+        township = None
+        place = find_place(text)
+        if place is not None and district in (None, place.district.name):
+            district = place.district.name
+            township = place.township.name if place.township else None
         return {
             "level": level,
             "signals": signals,
             "message": text,
-            "district": answers.get("district") or result.get("district"),
-            "township": None,
+            "district": district,
+            "township": township,
             "screening": session.result,
         }
 

@@ -359,3 +359,50 @@ async def test_an_emergency_referral_made_without_asking_carries_no_screening_an
     assert referral.district == "万州区"  # where to send help
     assert referral.screening is None
     assert not referral.consent
+
+
+async def test_an_emergency_is_routed_by_the_place_its_message_names(bench: Bench) -> None:
+    await answer(bench, "我家老人摔倒了起不来 在渝中区解放碑")
+    referral = await bench.last_referral()
+    assert referral is not None
+    assert referral.level == "emergency"
+    assert (referral.district, referral.township) == ("渝中区", "解放碑街道")
+
+
+async def test_an_emergency_naming_no_place_or_an_everyday_word_stays_unrouted(
+    bench: Bench,
+) -> None:
+    await answer(bench, "我家老人摔倒了起不来，在河的南岸")  # 南岸 the bank, not 南岸区
+    referral = await bench.last_referral()
+    assert referral is not None
+    assert (referral.level, referral.district, referral.township) == ("emergency", None, None)
+
+
+async def test_the_screenings_district_comes_before_one_the_message_names(bench: Bench) -> None:
+    await answer(bench, "测一测", "万州", "农村")
+    await answer(bench, "我家老人在渝中区解放碑摔倒了起不来")
+    referral = await bench.last_referral()
+    assert referral is not None
+    assert (referral.district, referral.township) == ("万州区", None)  # not 渝中区's township
+
+
+async def test_an_emergency_names_the_township_of_the_screenings_district(bench: Bench) -> None:
+    await answer(bench, "测一测", "渝中", "1")
+    await answer(bench, "我家老人在解放碑摔倒了起不来")
+    referral = await bench.last_referral()
+    assert referral is not None
+    assert (referral.district, referral.township) == ("渝中区", "解放碑街道")
+
+
+async def test_an_urgent_referral_takes_the_place_its_message_names(bench: Bench) -> None:
+    await answer(bench, "我在奉节县永安街道 家里已经没饭吃了")
+    text = await answer(bench, "同意", "13912345678")
+    assert "区县" not in text  # neither the district nor the township is asked
+    assert "编号" in await answer(bench, "1")
+    referral = await bench.last_referral()
+    assert referral is not None
+    assert (referral.level, referral.district, referral.township) == (
+        "urgent",
+        "奉节县",
+        "永安街道",
+    )
