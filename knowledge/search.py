@@ -3,7 +3,8 @@
 Two stages, both on normalised text (knowledge/text.py, knowledge/homophones.py):
 
 1. Recall: BM25 over character unigrams and bigrams of each entry's title and questions
-   (plus, at half weight, its answer), through an inverted index. On a large knowledge
+   (plus, at half weight, its answer), through an inverted index; a word in Latin letters
+   is one unit. On a large knowledge
    base the candidates come from the query's rarest grams, within a fixed reading
    budget, so the cost grows with the query, not with the knowledge base.
 2. Precision: the few best candidates are re-ranked by how close the query is to their
@@ -176,9 +177,16 @@ def similarity(query: str, phrasings: Sequence[str]) -> float:
     return best
 
 
+LATIN = re.compile(r"[a-z]+")  # after `compact`, Latin letters are lower case
+_UNITS = re.compile(r"[a-z]+|.")
+
+
 def grams(text: str) -> list[str]:
-    """Character unigrams and bigrams: Chinese needs no word segmentation for this."""
-    return [*text, *map(operator.add, text, text[1:])]
+    """Unigrams and bigrams of characters: Chinese needs no word segmentation for this. A
+    word in Latin letters is one unit ("abc" in "ABC类"), not letters that would match
+    any English or pinyin word."""
+    units: Sequence[str] = _UNITS.findall(text) if LATIN.search(text) else text
+    return [*units, *map(operator.add, units, units[1:])]
 
 
 class Index:
@@ -320,13 +328,17 @@ class Index:
         # The most an entry could score: every query gram present at its best weight. In a
         # question of our domain, words the KB has never seen are personal details (names,
         # crops, amounts) and do not count against the match; in any other question they
-        # are what it is about ("护照") and do.
+        # are what it is about ("护照") and do. So do Latin words the KB lacks, always: we
+        # cannot read them, and they may be all that is asked ("how to apply for 低保").
         ours, bar = self.confidence.judge(query)
         unseen = 0.0 if ours else self.unseen_idf
         # A text that names nothing of ours and says little ("我一个人", "不是") has every
         # gram in some phrasing without being that phrasing: it is scored as if it said
         # at least a question's, or a statement's, worth.
-        information = sum(self.idf.get(g, unseen) for g in query_grams)
+        information = sum(
+            self.idf[g] if g in self.idf else self.unseen_idf if LATIN.search(g) else unseen
+            for g in query_grams
+        )
         if not ours:
             c = self.confidence
             least = c.question_information if c.asks(typed) else c.statement_information

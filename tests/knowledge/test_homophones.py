@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import string
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -64,7 +66,24 @@ def test_the_index_corrects_queries_but_keeps_what_it_knows() -> None:
     assert index.normalize("低保公式期") == "低保公示期"
 
 
-@given(st.text(max_size=200))
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("dibao", "低保"),
+        ("dibaoshenqing", "低保申请"),
+        ("wubaoshiduoshao", "特困shi多少"),  # a syllable of no known word stays
+        ("howtoapplyfor", "howtoapplyfor"),  # not pinyin
+        ("shi", "shi"),  # pinyin, but of no known word
+        ("abc", "abc"),
+    ],
+)
+def test_pinyin_typed_in_latin_letters_is_read_as_the_words_it_spells(
+    typed: str, meant: str
+) -> None:
+    assert Homophones(WORDS | {"多少": "多少", "事实": "事实"}).correct(typed) == meant
+
+
+@given(st.text(st.characters(blacklist_characters=string.ascii_lowercase), max_size=200))
 def test_correct_never_fails_and_keeps_non_chinese_text(text: str) -> None:
     out = Homophones(WORDS).correct(text)
     assert [c for c in out if not "\u3400" <= c <= "\u9fff"] == [

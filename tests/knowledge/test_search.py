@@ -71,6 +71,37 @@ def test_texts_that_say_enough_or_name_something_of_ours_are_answered(
     assert result.results[0].id == expected
 
 
+@pytest.mark.parametrize(
+    "text", ["how to apply for dibao", "low income dibao", "abc", "ABC类", "help me please"]
+)
+def test_latin_words_the_search_cannot_read_are_declined(text: str) -> None:
+    """Single letters of an entry ("A、B、C类") used to match any English or pinyin
+    word: a Latin word is one unit, and one the knowledge base lacks counts against the
+    match even in a question of ours, since it may be all that is asked."""
+    assert not default_index().search(text).answered
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("低保C类多久查一次", "dibao.categories_review"),  # letters the entries use
+        ("dibao biaozhun shi duoshao", "dibao.standard"),  # pinyin of words we know
+        ("linshi jiuzhu zenme shenqing", "linshi.where"),
+    ],
+)
+def test_latin_words_the_knowledge_base_has_or_pinyin_are_answered(
+    text: str, expected: str
+) -> None:
+    result = default_index().search(text)
+    assert result.answered
+    assert result.results[0].id == expected
+
+
+def test_a_latin_word_is_one_gram() -> None:
+    assert grams("abc类") == ["abc", "类", "abc类"]
+    assert grams("低保") == ["低", "保", "低保"]
+
+
 def test_asking_is_read_as_typed_before_the_lexicon() -> None:
     c = default_index().confidence
     assert c.asks("低保能不能办")
