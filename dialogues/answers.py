@@ -146,6 +146,9 @@ class _Words:
     joiners: re.Pattern[str]
     nearly: re.Pattern[str]
     numerals: dict[int, str]  # str.translate table
+    people_unit: re.Pattern[str]  # 2口, 两个, 3位 (not 8个月)
+    people_glued: re.Pattern[str]  # the same, right before an age: 2个70
+    people_groups: re.Pattern[str]
     slip: re.Pattern[str]  # a Latin letter touching a figure, other than a unit
 
 
@@ -173,6 +176,8 @@ def _words() -> _Words:
     prefixes += [(compact(p), False) for p in _strings(data, "no_prefixes")]
     periods = {compact(str(k)): (None if v is None else int(v)) for k, v in data["periods"].items()}
     not_numbers = _strings(data, "not_numbers")
+    units = _alternation(_strings(data, "people_units")).pattern
+    people = f"[{_DIGITS}]\\s*{units}(?![多半]?月)"
     return _Words(
         unknown=_alternation(_strings(data, "unknown")),
         yes=frozenset(compact(w) for w in _strings(data, "yes")),
@@ -199,6 +204,9 @@ def _words() -> _Words:
         joiners=_alternation(_strings(data, "joiners")),
         nearly=_alternation(_strings(data, "nearly")),
         numerals=str.maketrans({str(k): str(v) for k, v in data["numerals"].items()}),
+        people_unit=re.compile(people),
+        people_glued=re.compile(f"{people}(?=[0-9])"),
+        people_groups=_alternation(_strings(data, "people_groups")),
         slip=_slip(_strings(data, "latin_units")),
     )
 
@@ -496,6 +504,40 @@ def parse_count(text: str) -> int | Unknown | None:
     if figure.low != int(figure.low) or not 0 <= figure.low <= MAX_COUNT:
         return None
     return int(figure.low)
+
+
+_PARTS = re.compile(r"[\s,，、;；]+")
+
+
+def _people(part: str) -> int | None:
+    """How many people one part of a reply counts, when it says it counts people."""
+    words = _words()
+    said = words.people_unit.search(part) or words.people_groups.search(compact(part))
+    if not said and _listed_people(part) is None:
+        return None
+    count = parse_count(part)
+    return count if isinstance(count, int) and count >= 1 else None
+
+
+def people_and_rest(text: str) -> tuple[int, str] | None:
+    """The number of people a reply gives as such, and the rest of the reply:
+    "2个 70 68" → (2, "70 68"), "就我一个，68岁" → (1, "68岁"), "68 66 两个人" →
+    (2, "68 66"), "我们俩" → (2, "").
+
+    A part counts people when a figure is followed by one of `people_units` (2口人, 两个人;
+    not 8个月) or it names a group (`people_groups`: 我们俩, 就我, 我和老伴). None when no
+    part does, or two parts give different counts. A bare figure is no count: 68 may be
+    an age."""
+    cleaned = _prepare(text)
+    if cleaned is None:
+        return None
+    glued = _words().people_glued.sub(lambda m: m.group(0) + " ", cleaned)
+    parts = [p for p in _PARTS.split(glued) if p]
+    counts = {n for n in map(_people, parts) if n is not None}
+    if len(counts) != 1:
+        return None
+    rest = [p for p in parts if _people(p) is None]
+    return counts.pop(), " ".join(rest)
 
 
 # --- ages ----------------------------------------------------------------------------

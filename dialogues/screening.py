@@ -13,8 +13,8 @@ a guess. The flow table is `FLOW` at the end; screening.mmd draws it.
 
 When a question is asked (the rule it serves, RULES.md unless said otherwise):
 
-- SIZE asks for everyone's age ("68 66": two people); AGES only when the reply was a
-  count ("2", "两口人").
+- SIZE asks for everyone's age ("68 66": two people), and takes a count with them ("2个
+  70 68", "就我一个，68岁"); AGES only when the reply was a count ("2", "两口人", "我们俩").
 - AREA: only when the district's urban and rural standards differ on that date (南岸区
   pays its rural residents the urban standard from 2023-09-01, "Parameters").
 - RISE (income rose through work?): only for a household already on 低保 (渐退期,
@@ -54,11 +54,13 @@ from typing import Any
 
 from dialogues.answers import (
     UNKNOWN,
+    mentions_word,
     normalize,
     parse_age,
     parse_amount,
     parse_count,
     parse_district,
+    people_and_rest,
 )
 from dialogues.choices import pick_many, pick_one, shown
 from dialogues.engine import Flow, Say, Session, State, Step
@@ -88,11 +90,9 @@ MIN_VEHICLE = 100.0  # yuan; a smaller "value" is a count read as money (有一�
 GRADES = {"1": 1, "2": 2, "3": 3, "4": 4, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4}
 _GRADE = re.compile(r"^(?:残疾)?(?:证)?(?:是)?([1-4一二两三四])(?:级|等)?(?:残疾)?(?:的)?$")
 _NUMERAL = re.compile(r"[0-9零〇一二两三四五六七八九十百]")
-_COUNT_WORDS = re.compile(r"口|个人|人$|个$|几个|我和|我跟|我与|就我|独居|一家")
 _AGE_SPLIT = re.compile(r"[\s,，、;；/和]+")
+_FIRST_SPLIT = re.compile(r"[\s,，、;；]+")
 _AGE_GAP = re.compile(r"(?<=[0-9])(?=[^0-9岁.年月号日])|(?<=[岁了])")
-# Renting or lodging: no home of one's own
-_LODGING = re.compile(r"租|借住|寄住|住(?:在)?(?:亲戚|别人|子女|儿子|女儿|朋友|单位)")
 _SEED = re.compile(r"(\d{3}_[0-9a-f]{16}\.txt)")
 _FACTS_NOTE = re.compile(r"\s*[（(]policy_facts\.md\s*§\d+[)）]")
 
@@ -489,27 +489,75 @@ def _set_size(session: Session, count: int) -> None:
     session.answers["size"] = count
 
 
+def _count_and_rest(text: str, day: dt.date) -> tuple[int, str] | None:
+    """A count of people and the rest of the reply: a count said as such ("2个 70 68",
+    "就我一个，68岁", see `answers.people_and_rest`), or a bare leading figure up to
+    `MAX_COUNT_ALONE` followed by exactly that many ages ("2 70 68": nobody of 2 writes)."""
+    said = people_and_rest(text)
+    if said is not None:
+        return said
+    first, *rest = _FIRST_SPLIT.split(normalize(text), maxsplit=1)
+    count = parse_count(first) if first.isdigit() else None
+    if not isinstance(count, int) or not 1 <= count <= MAX_COUNT_ALONE or not rest:
+        return None
+    return (count, rest[0]) if parse_ages(rest[0], count, day) is not None else None
+
+
+def _ages_beside(rest: str, count: int, day: dt.date) -> list[int | None] | None:
+    """The ages said beside a count: [] when none are said ("两口人，我和老伴"), one said
+    of everyone ("都七十多了"), else exactly `count` of them (`parse_ages`); None when
+    they do not match the count."""
+    if not _NUMERAL.search(rest) and parse_age(rest) is not UNKNOWN:
+        return []
+    ages = parse_ages(rest, count, day)
+    if ages is None and mentions_word(rest, "everyone"):
+        one = read_ages(rest, day)
+        if one is not None and len(one) == 1:
+            return one * count
+    return ages
+
+
+def _size_again(too_many: bool = False, mismatch: bool = False, count_only: bool = False) -> Step:
+    return _again("screen_size", too_many=too_many, mismatch=mismatch, count_only=count_only)
+
+
 def answer_size(session: Session, text: str) -> Step:
     """How many live together, and (as the question asks) their ages: "68 66" is two
-    people aged 68 and 66; "2", "两口人", "我和老伴" give the count, and AGES follows.
-    A lone number up to `MAX_COUNT_ALONE` without 岁 is a count (nobody that young
-    writes alone), a larger one the age of one person living alone."""
-    cleaned = normalize(text)
-    ages = None if _COUNT_WORDS.search(cleaned) else read_ages(text, today(session))
+    people aged 68 and 66; "2", "两口人", "我和老伴" give the count, and AGES follows;
+    "2个 70 68", "2口人，68和66", "就我一个，68岁" give both. A count that disagrees
+    with the ages given is asked again. A lone number up to `MAX_COUNT_ALONE` without 岁
+    is a count (nobody that young writes alone), a larger one the age of one person
+    living alone."""
+    day = today(session)
+    counted = _count_and_rest(text, day)
+    if counted is not None:
+        count, rest = counted
+        if not 1 <= count <= MAX_MEMBERS:
+            return _size_again(too_many=count > MAX_MEMBERS)
+        ages = _ages_beside(rest, count, day)
+        if ages is None:
+            return _size_again(mismatch=True)
+        _set_size(session, count)
+        if ages:
+            session.answers["ages"] = ages
+        return Step()
+    ages = read_ages(text, day)
     lone_small = (
         ages is not None
         and len(ages) == 1
         and (ages[0] or 0) <= MAX_COUNT_ALONE
-        and "岁" not in cleaned
+        and "岁" not in normalize(text)
     )
     if ages is not None and not lone_small and 1 <= len(ages) <= MAX_MEMBERS:
         _set_size(session, len(ages))
         session.answers["ages"] = ages
         return Step()
-    count = parse_count(text)
-    if count is None or count is UNKNOWN or not 1 <= count <= MAX_MEMBERS:
-        return _again("screen_size", too_many=isinstance(count, int) and count > MAX_MEMBERS)
-    _set_size(session, count)
+    said = parse_count(text)
+    if said is UNKNOWN:
+        return _size_again(count_only=True)  # a count alone will do
+    if not isinstance(said, int) or not 1 <= said <= MAX_MEMBERS:
+        return _size_again(too_many=isinstance(said, int) and said > MAX_MEMBERS)
+    _set_size(session, said)
     return Step()
 
 
@@ -808,7 +856,7 @@ def answer_homes(session: Session, text: str) -> Step:
     count = parse_count(text)
     if count is None:
         cleaned = normalize(text)
-        if not _LODGING.search(cleaned) or _NUMERAL.search(cleaned):
+        if not mentions_word(cleaned, "lodging") or _NUMERAL.search(cleaned):
             return _again("screen_homes")
         count = 0
     return _record(session, "homes", count)

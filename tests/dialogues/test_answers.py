@@ -30,6 +30,7 @@ from dialogues.answers import (
     parse_mobile,
     parse_township,
     parse_yes_no,
+    people_and_rest,
     says_word,
 )
 from knowledge.places import District, districts, resolve_district
@@ -65,7 +66,8 @@ def test_word_lists_load_as_strings_and_yes_and_no_do_not_overlap() -> None:
     with ANSWERS_FILE.open(encoding="utf-8") as fh:
         data = yaml.safe_load(fh)
     lists = ("unknown", "yes", "no", "zero", "vague", "bounds", "persons", "alone")
-    lists += ("skip", "own_number", "no_number", "count_words", "lodging", "latin_units")
+    lists += ("skip", "own_number", "no_number", "people_units", "people_groups", "lodging")
+    lists += ("everyone", "latin_units")
     for key in lists:
         assert data[key], key  # "yes:" and "no:" unquoted would load as True / False keys
         assert all(isinstance(word, str) for word in data[key]), key
@@ -93,9 +95,7 @@ def test_says_word_is_the_whole_reply(name: str, typed: str, whole: bool) -> Non
 @pytest.mark.parametrize(
     ("name", "typed", "found"),
     [
-        ("count_words", "2口人", True),
-        ("count_words", "我们俩", True),
-        ("count_words", "68 66", False),
+        ("everyone", "都七十多了", True),
         ("lodging", "租房子住", True),
         ("lodging", "住在 女儿那里", True),
         ("lodging", "自己的房子", False),
@@ -347,6 +347,33 @@ def test_parse_count(typed: str, expected: int | Unknown | None) -> None:
 def test_count_of_digits_and_of_chinese_numerals(n: int) -> None:
     assert parse_count(str(n)) == n
     assert parse_count(cn2an.an2cn(n) + "个") == n
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("2个 70 68", (2, "70 68")),
+        ("2个70 68", (2, "70 68")),
+        ("2口人，68和66", (2, "68和66")),
+        ("两个人 68 66", (2, "68 66")),
+        ("就我一个，68岁", (1, "68岁")),
+        ("68 66 两个人", (2, "68 66")),
+        ("我们俩", (2, "")),
+        ("我和老伴 68 66", (2, "68 66")),
+        ("两口子 都七十多了", (2, "都七十多了")),
+        ("一家三口", (3, "")),
+        ("两口人，我和老伴", (2, "")),
+        ("68 66", None),  # bare figures may be ages
+        ("2", None),
+        ("本人 68 老伴 66", None),
+        ("我30 娃8个月", None),  # 8个月 is an age
+        ("两口人 三个人", None),  # two counts that disagree
+        ("好多人", None),
+        ("", None),
+    ],
+)
+def test_people_and_rest(typed: str, expected: tuple[int, str] | None) -> None:
+    assert people_and_rest(typed) == expected
 
 
 # --- ages ----------------------------------------------------------------------------

@@ -408,6 +408,57 @@ def test_back_keeps_answers_and_a_new_household_size_asks_the_members_again() ->
     assert (session.state, session.cursor) == ("situation", 0)
 
 
+@pytest.mark.parametrize(
+    ("said", "size", "ages"),
+    [
+        ("68 66", 2, [68, 66]),
+        ("68", 1, [68]),
+        ("2", 2, None),  # a count alone: the ages are asked next
+        ("两口人", 2, None),
+        ("我和老伴", 2, None),
+        ("我们俩", 2, None),
+        ("2个 70 68", 2, [70, 68]),  # a count, then that many ages
+        ("2 70 68", 2, [70, 68]),
+        ("2口人，68和66", 2, [68, 66]),
+        ("两个人 68 66", 2, [68, 66]),
+        ("就我一个，68岁", 1, [68]),
+        ("我和老伴 68 66", 2, [68, 66]),
+        ("一家三口 45 43 12", 3, [45, 43, 12]),
+        ("2个人 不知道", 2, [None, None]),
+        ("两口子 都七十多了", 2, [70, 70]),  # 七十多: 70, the lower end (parse_age)
+        ("3 40 12", 3, [3, 40, 12]),  # no count word and not that many ages: all ages
+    ],
+)
+def test_the_household_size_reads_a_count_ages_or_both(
+    said: str, size: int, ages: list[int | None] | None
+) -> None:
+    session = Session(answers={"today": TODAY})
+    step = screening.answer_size(session, said)
+    assert step.retry is None, said
+    assert session.answers["size"] == size
+    assert session.answers.get("ages") == ages
+    assert screening._ages_needed(session) is (ages is None)
+
+
+@pytest.mark.parametrize(
+    ("said", "hint"),
+    [
+        ("3个 70 68", "对不上"),  # a count that disagrees with the ages given
+        ("两口子 七十多", "对不上"),
+        ("不知道", "几口人就行"),  # a count alone is fine
+        ("好多人", "比如"),
+    ],
+)
+def test_an_unclear_household_size_is_asked_again_kindly(said: str, hint: str) -> None:
+    session = Session(answers={"today": TODAY})
+    step = screening.answer_size(session, said)
+    assert step.retry is not None
+    text = render_reply("sms", step.retry.template, step.retry.values).text
+    assert hint in text, text
+    assert sms_length(text) <= SMS_MAX, text
+    assert "size" not in session.answers
+
+
 def test_a_one_person_household_is_asked_its_age_in_the_singular() -> None:
     run = complete({"size": "1", "ages": "68"})
     asked = [s for s in run.says if s.template == "screen_ages"]
