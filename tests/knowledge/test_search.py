@@ -31,6 +31,8 @@ from knowledge.search import Index, default_index, grams, similarity
         ("残急人补帖", "disability.living_subsidy"),
         ("基础养老金算不算收入", "pension.not_counted"),
         ("娃儿爹妈都不在了没人管", "children.unattended"),
+        ("申请低保有什么要求", "dibao.conditions"),  # 要求 is 条件, not the property entry's
+        ("低保对存款有啥子要求", "dibao.property"),
     ],
 )
 def test_residents_questions_are_answered(question: str, expected: str) -> None:
