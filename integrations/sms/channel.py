@@ -13,7 +13,9 @@ One inbound SMS, under a lock on its number:
 4. Anything else goes to the router; its replies are joined and split into at most 3
    numbered parts (integrations/sms/segments.py). A turn ends with what the resident is
    asked, which is kept whole (the text before it is cut instead), except after an
-   emergency: then the safety advice and the reference come first, whole.
+   emergency: then the safety advice and the reference come first, each part ending
+   after a sentence so that every instruction arrives whole, and what was asked waits
+   for 全文 when it does not fit after them.
 
 Numbers are kept as E.164 (+8613812345678) whichever gateway they came from, so a
 resident is the same person on every route. Nothing logs numbers or text.
@@ -199,12 +201,13 @@ class SmsChannel:
 
     def compose(self, texts: Sequence[str], said: str = "") -> Split:
         """One turn's replies as at most 3 SMS, and the rest that waits for 全文.
-        `said`: the message answered (after an emergency its whole text comes first)."""
-        result = split_turn(texts, more=self._say("sms_more"))
-        if result.truncated and said and triage(said).level == "emergency":
+        `said`: the message answered (after an emergency its text comes first, whole
+        sentences in each part)."""
+        more = self._say("sms_more")
+        if said and triage(said).level == "emergency":
             text = "\n".join(t.strip() for t in texts if t.strip())
-            result = split(text, more=self._say("sms_more"))
-        return result
+            return split(text, more=more, sentences=True)
+        return split_turn(texts, more=more)
 
     @staticmethod
     def _say(template: str) -> str:

@@ -12,7 +12,9 @@ that way, whatever its script, which is never too long for plain ASCII either.
   the part. A part is cut inside a word only when it holds no boundary at all: when the
   text fits 3 parts only by cutting inside words, it is cut at boundaries and what does
   not fit waits for 全文. The nearest boundaries are used when the preferred ones would
-  cost an extra SMS.
+  cost an extra SMS, except with `sentences` (an emergency): then every part ends at the
+  best boundary it holds, a line or a sentence end, whatever the cost, so that each
+  instruction arrives whole; and if that does not fit, what comes last waits for 全文.
 - More than 3 parts are never sent: the text is cut at a sentence boundary inside the
   third part, which ends with `more` (e.g. 回复“全文”…), and the rest is returned so the
   channel can send it when the resident asks. (Knowledge-base answers already come in
@@ -37,6 +39,7 @@ MAX_PARTS = 3
 CUT_AFTER = {"\n": 0} | dict.fromkeys("。！？；!?;", 1) | dict.fromkeys("，、：,:", 2)
 CUT_AFTER |= dict.fromkeys("）)”’》】〕]", 3)
 CUT_BEFORE = {"\n": 0} | dict.fromkeys("（(“‘《【〔[", 3)
+LEAD_INS = frozenset("：:")
 NEVER_FIRST = frozenset("，、：,:。！？；!?;）)”’》】〕]")
 MARKS = re.compile(r"[\s。！？；!?;，、：,:）)”’》】〕\]（(“‘《【〔\[]")
 # How a piece is cut (see `_cut`).
@@ -88,6 +91,8 @@ def _boundaries(text: str) -> tuple[list[int], list[int]]:
         char = text[at]
         space = 3 if char.isspace() else 4
         before, after = CUT_BEFORE.get(char, space), CUT_AFTER.get(char, space)
+        if char == "\n" and at > 0 and text[at - 1] in LEAD_INS:
+            before = after = CUT_AFTER[text[at - 1]]  # 问题：⏎ leads in to what follows
         if before < ranks.get(at, 4) and at > 0 and char not in NEVER_FIRST:
             ranks[at] = before
         if after < 4 and at < last and text[at + 1] not in NEVER_FIRST:
@@ -144,21 +149,29 @@ def _skip_space(text: str, i: int) -> int:
     return i
 
 
-def split(text: str, more: str = "", max_parts: int = MAX_PARTS) -> Split:
-    """The SMS for one reply (see the module docstring). `more` ends a truncated text."""
+def split(
+    text: str, more: str = "", max_parts: int = MAX_PARTS, *, sentences: bool = False
+) -> Split:
+    """The SMS for one reply (see the module docstring). `more` ends a truncated text;
+    `sentences`: every part ends at the best boundary it holds."""
     text = text.strip()
     if sms_length(text) <= SINGLE:
         return Split([text] if text else [])
     room = PART - len(label(max_parts, max_parts))
     if sms_length(more) >= room // 2:
         raise ValueError("the `more` suffix is too long for an SMS part")
-    pieces, left = _pieces(text, room, max_parts)
+    pieces, left = (
+        _greedy(text, room, max_parts, BEST) if sentences else _pieces(text, room, max_parts)
+    )
     if left >= len(text):
         total = len(pieces)
         parts = [label(n, total) + text[a:b].strip() for n, (a, b) in enumerate(pieces, 1)]
         return Split(parts)
     # Too long: max_parts - 1 full pieces, then a last one that ends with `more`.
-    pieces, start = _pieces(text, room, max_parts - 1)
+    if sentences:
+        pieces, start = _greedy(text, room, max_parts - 1, BEST)
+    else:
+        pieces, start = _pieces(text, room, max_parts - 1)
     kept = [text[a:b].strip() for a, b in pieces]
     end = _cut(text, start, room - sms_length(more), BEST)
     kept.append(text[start:end].strip() + more)

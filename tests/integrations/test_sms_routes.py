@@ -469,6 +469,48 @@ async def test_an_emergency_mid_questionnaire_keeps_its_numbers_and_its_referenc
     assert joined.count("转给") == 1  # the handover is said once, with its reference
 
 
+# One message for each kind of emergency advice (knowledge/triage.yaml `advice`).
+EMERGENCIES = [
+    "我不想活了",
+    "他又在打我，我好怕",
+    "我爸突然倒了叫不醒",
+    "屋头着火了",
+    "水淹到屋头了，出不去",
+    "救命啊",
+    "我妈走丢了",
+]
+NUMBERS = "请马上拨打：报警110，急救120，火警119；心里难受、想不开，请打心理援助热线12356。"
+
+
+def whole_instructions(texts: list[str]) -> None:
+    """Each part of an emergency reply ends after a sentence, so that every instruction
+    arrives whole in one part, the numbers above all."""
+    more = render_reply("sms", "sms_more", {}).text
+    body = [re.sub(r"^\(\d/\d\)", "", t) for t in texts]
+    assert any(NUMBERS in part for part in body), body
+    for part in body[:-1]:
+        assert part[-1] in "。！？；：", body
+    if body[-1].endswith(more):  # what waits for 全文 begins with its lead-in (…的问题：)
+        assert body[-1].removesuffix(more)[-1] in "。！？；", body
+
+
+async def test_an_emergency_arrives_in_whole_sentences(
+    sms: tuple[Services, Client, GatewayRecorder],
+) -> None:
+    _, client, _ = sms
+    for n, text in enumerate(EMERGENCIES):
+        _, texts = await twilio(client, text, f"SM07{n:02d}", sender=f"+86138000022{n:02d}")
+        well_formed(texts)
+        whole_instructions(texts)
+    # In the middle of the questionnaire, where the question it interrupted follows.
+    for n, text in enumerate(EMERGENCIES[:4]):
+        sender = f"+86138000033{n:02d}"
+        for m, line in enumerate(["测一测", "渝中区", text]):
+            _, texts = await twilio(client, line, f"SM08{n}{m}", sender=sender)
+        well_formed(texts)
+        whole_instructions(texts)
+
+
 def test_every_knowledge_base_answer_by_sms_fits_three_parts_with_its_main_source() -> None:
     """The SMS form of an answer cites its first source (the full text cites them all),
     so that with the question it may interrupt it still comes in one go."""

@@ -124,10 +124,11 @@ texts = st.text(
 )
 
 
+@pytest.mark.parametrize("sentences", [False, True])
 @settings(max_examples=400, deadline=None)
-@given(texts)
-def test_every_split_is_one_sms_of_70_or_at_most_3_parts_of_67(text: str) -> None:
-    result = split(text, more=MORE)
+@given(text=texts)
+def test_every_split_is_one_sms_of_70_or_at_most_3_parts_of_67(sentences: bool, text: str) -> None:
+    result = split(text, more=MORE, sentences=sentences)
     parts = result.parts
     if len(parts) == 1 and not LABEL.match(parts[0]):
         assert sms_length(parts[0]) <= SINGLE
