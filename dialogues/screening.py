@@ -5,9 +5,9 @@ skips a question whose answer cannot change any verdict. Every question fits one
 an answer may always be 不知道, which reaches the household as unknown (None), never as
 a guess. The flow table is `FLOW` at the end; screening.mmd draws it.
 
-    DISTRICT → AREA? → RECEIVING → RISE? → SIZE (and ages) → AGES? →
+    DISTRICT → AREA? → RECEIVING → SIZE (and ages) → AGES? →
       per member: SITUATION → GRADE? → KIND? →
-    WAGES? → LABOUR → BASIC_PENSION? → OTHER → SUPPORT? → OWN? (per member) →
+    WAGES? → LABOUR → BASIC_PENSION? → OTHER → SUPPORT? → OWN? (per member) → RISE? →
     SAVINGS → VEHICLE → VEHICLE_VALUE? → HOMES → SUPPORTER? → HARDSHIP → INSURANCE?
     → the assessment, and an offer to pass the case to the township window
 
@@ -17,8 +17,9 @@ When a question is asked (the rule it serves, RULES.md unless said otherwise):
   70 68", "就我一个，68岁"); AGES only when the reply was a count ("2", "两口人", "我们俩").
 - AREA: only when the district's urban and rural standards differ on that date (南岸区
   pays its rural residents the urban standard from 2023-09-01, "Parameters").
-- RISE (income rose through work?): only for a household already on 低保 (渐退期,
-  program 8).
+- RISE (income rose through work?): only for a household already on 低保 whose income
+  may reach 1.5 S: between S and 1.5 S the 渐退期 applies anyway, below S it does not
+  (program 8). So it follows the income questions.
 - GRADE: for a member said to be disabled. KIND: only where the kind changes a verdict:
   grade 3–4 (护理补贴 extends to intellectual and mental 3–4, program 7), or 本人 aged
   18–59 (or age unknown) with grade 1–3 (no labour capacity for 特困, program 4).
@@ -31,23 +32,27 @@ When a question is asked (the rule it serves, RULES.md unless said otherwise):
   to count (CQ-2017 二(二)3; MCA-2021 (八)), and asked apart so it is kept out of OTHER.
 - SUPPORT (support payments within OTHER): only when a member could be a 单人户 (an
   adult, not working, severely disabled member: their support may be exempted,
-  CQ-2022 一(一)) and OTHER is not nothing.
+  CQ-2022 一(一)), OTHER is known and not nothing, and the household's total does not
+  already settle that member's own income below the standard.
 - OWN (a member's own income): only when a rule judges one member's own income and the
   household's total does not settle it (own income ≤ total, so a total below the
   standard settles it): 本人 for 特困 (program 4), a possible 单人户 member (program 2);
-  never for one-person households.
+  never for one-person households, nor when no part of the total is known (the
+  resident said 不知道 to the totals: there is nothing to take a share of).
 - SUPPORTER: only when 特困 is still in play for 本人 (program 4, "no legal supporter").
 - INSURANCE: only after "3个月以上没收入" (临时救助 for the uninsured, CQ-2022 一(五)).
 
 Who has which income: the household's totals by kind are what the resident gives; a
-member's own income (OWN) is taken out of them (other income first, wages last), and
-the rest belongs to the first member whose own income was not asked. Own income "不知道"
+member's own income (OWN) is taken out of them (other income first, wages last; what
+the known totals cannot hold is in their unknown part), and the rest belongs to the
+first member whose own income was not asked. Own income "不知道"
 makes that member's income unknown, which leaves the per-capita income unknown too.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -64,13 +69,14 @@ from dialogues.answers import (
 )
 from dialogues.choices import pick_many, pick_one, shown
 from dialogues.engine import Flow, Say, Session, State, Step
-from knowledge.eligibility import assess as assess_household
 from knowledge.eligibility import (
+    Span,
     household_income,
     household_standard,
     lt,
     no_labour_capacity,
 )
+from knowledge.eligibility import assess as assess_household
 from knowledge.household import Hardship, Household, Income, Member
 from knowledge.kb import seed_cite, seed_titles
 from knowledge.parameters import Parameters, parameters_at
@@ -187,8 +193,9 @@ def _members(session: Session) -> list[Member]:
     return members
 
 
-def _pool(session: Session) -> dict[str, float | None]:
-    """The household's monthly income by kind, as the resident gave it."""
+def _pool(session: Session, split: bool = True) -> dict[str, float | None]:
+    """The household's monthly income by kind, as the resident gave it; with `split`,
+    support payments apart from other income where SUPPORT was asked."""
     labour = _money(session, "labour")
     pool: dict[str, float | None] = {k: 0.0 for k in Income.kinds()}
     if _wages_apart(session):
@@ -200,7 +207,7 @@ def _pool(session: Session) -> dict[str, float | None]:
     if _basic_pension_needed(session):
         pool["basic_pension"] = _money(session, "basic_pension")
     other = _money(session, "other")
-    support = _money(session, "support") if _support_needed(session) else 0.0
+    support = _money(session, "support") if split and _support_needed(session) else 0.0
     if other is not None and support is not None:
         pool["other"], pool["support"] = max(other - support, 0.0), support
     else:
@@ -210,8 +217,9 @@ def _pool(session: Session) -> dict[str, float | None]:
 
 def _allocate(session: Session, members: list[Member]) -> None:
     """Give each member their income: own income (OWN) out of the pool, other income
-    first and wages last (support only when the question counted it), the rest to the
-    first member whose own income was not asked."""
+    first and wages last (support only when the question counted it; what the known
+    part cannot hold is in the unknown part, and counts as other income), the rest to
+    the first member whose own income was not asked."""
     pool = _pool(session)
     incomes: list[dict[str, float | None]] = [{k: 0.0 for k in Income.kinds()} for _ in members]
     own: Mapping[str, Any] = session.answers.get("own") or {}
@@ -233,6 +241,8 @@ def _allocate(session: Session, members: list[Member]) -> None:
             incomes[i][kind] = (incomes[i][kind] or 0.0) + take
             pool[kind] = available - take
             left -= take
+        if left > 0 and None in pool.values():  # the rest of it is in the unknown part
+            incomes[i]["other"] = (incomes[i]["other"] or 0.0) + left
     rest = next((i for i in range(len(members)) if i not in asked), 0)
     for kind, value in pool.items():
         held = incomes[rest][kind]
@@ -296,7 +306,14 @@ def _ages_needed(session: Session) -> bool:
 
 
 def _rise_needed(session: Session) -> bool:
-    return session.answers.get("receiving") is True
+    """Already on 低保, and whether income rose through work can change the 渐退期: with
+    it unknown the verdict is `possible` (pc may reach 1.5 S; between S and 1.5 S the
+    渐退期 applies anyway, below S it does not: RULES.md program 8)."""
+    if session.answers.get("receiving") is not True:
+        return False
+    draft = _household(session, None)
+    draft.income_rise_from_work = None
+    return assess_household(draft).programs["gradual_exit"].verdict == "possible"
 
 
 def _grade_needed(session: Session) -> bool:
@@ -337,23 +354,30 @@ def _single_candidate(session: Session, index: int) -> bool:
 
 
 def _support_needed(session: Session) -> bool:
+    """Support payments are left out of a 单人户 member's own income: asking them apart
+    helps only when other income is known and not nothing, and the household's total
+    (with them) does not already settle every candidate's own income below S."""
     other = session.answers.get("other", 0.0)
-    if other is not None and other <= 0:
+    if other is None or other <= 0:
         return False
-    return any(_single_candidate(session, i) for i in range(size(session)))
+    candidates = any(_single_candidate(session, i) for i in range(size(session)))
+    return candidates and not _settled_below(session, support=True)
+
+
+def _total(session: Session, support: bool) -> Span:
+    """The household's counted monthly income (with or without support payments)."""
+    pool = _pool(session, split=not support)
+    if not support:
+        pool["support"] = 0.0
+    draft = Household(members=[Member(income=Income(**pool))])
+    return household_income(draft, params(session).employment_cost_deduction)
 
 
 def _settled_below(session: Session, support: bool) -> bool:
     """The household's counted total (with or without support) is below every standard
     it may have: then each member's own income is too."""
-    draft = Household(members=_members(session), area=session.answers.get("area"))
-    pool = _pool(session)
-    if not support:
-        pool["support"] = 0.0
-    draft.members[0].income = Income(**pool)
-    p = params(session)
-    total = household_income(draft, p.employment_cost_deduction)
-    return lt(total, household_standard(p, draft.area)) is True
+    standard = household_standard(params(session), session.answers.get("area"))
+    return lt(_total(session, support), standard) is True
 
 
 def _tekun_focus(session: Session) -> bool:
@@ -365,8 +389,12 @@ def _tekun_focus(session: Session) -> bool:
 
 
 def _focus(session: Session) -> list[int]:
-    """The members whose own income a rule needs and the household total does not settle."""
+    """The members whose own income a rule needs and the household total does not settle;
+    none when no part of the total is known (own income is a share of it)."""
     if size(session) < 2:
+        return []
+    total = _total(session, support=True)
+    if total.lo == 0 and math.isinf(total.hi):
         return []
     found = [0] if _tekun_focus(session) else []
     if not _settled_below(session, support=False):
@@ -938,7 +966,6 @@ FLOW = Flow(
         State(DISTRICT, ask_district, answer_district, skip=_unknown("district")),
         State(AREA, ask_area, answer_area, when=_area_needed, skip=_unknown("area")),
         State(RECEIVING, ask_receiving, answer_receiving, skip=_unknown("receiving")),
-        State(RISE, ask_rise, answer_rise, when=_rise_needed, skip=_unknown("rise")),
         State(SIZE, ask_size, answer_size),
         State(AGES, ask_ages, answer_ages, when=_ages_needed, skip=_skip_ages),
         State(SITUATION, ask_situation, answer_situation, skip=_skip_situation, first=lambda s: 0),
@@ -963,6 +990,7 @@ FLOW = Flow(
             skip=_skip_own,
             first=_focus_first,
         ),
+        State(RISE, ask_rise, answer_rise, when=_rise_needed, skip=_unknown("rise")),
         State(SAVINGS, ask_savings, answer_savings, skip=_unknown("savings")),
         State(VEHICLE, ask_vehicle, answer_vehicle, skip=_skip_vehicle),
         State(

@@ -129,7 +129,7 @@ TWO_PERSON_HOUSEHOLDS = {
         "size": "2",
         "ages": "50 48",
         "situation": ["4", "5"],
-        "labour": "1800",
+        "labour": "2500",  # 1250 a head, above 1.5 S: 渐退期 only if by work
         "other": "0",
         "savings": "0",
         "vehicle": "0",
@@ -151,6 +151,25 @@ TWO_PERSON_HOUSEHOLDS = {
         "supporter": "3",
         "hardship": "2",
     },
+    "couple on 低保 in 奉节, 本人 disabled grade 2, some other income": {
+        "district": "奉节",
+        "area": "农村",
+        "receiving": "领了",
+        "rise": "不是",
+        "size": "2个 70 68",
+        "situation": ["1", "5"],
+        "grade": "2",
+        "labour": "0",
+        "basic_pension": "200",
+        "other": "300",
+        "support": "0",
+        "savings": "3000",
+        "vehicle": "0",
+        "homes": "1",
+        "supporter": "2",
+        "hardship": "5",
+    },
+    "every answer 不知道 but the size": {"size": "2"},
 }
 
 
@@ -358,12 +377,55 @@ def test_unemployment_insurance_is_asked_after_months_without_income() -> None:
     assert "insurance" not in complete(ELDERLY_COUPLE).asked
 
 
+def test_receiving_dibao_may_be_answered_with_its_verb() -> None:
+    session = Session(answers={"today": TODAY})
+    assert screening.answer_receiving(session, "领了").retry is None
+    assert session.answers["receiving"] is True
+
+
+def test_rise_is_asked_only_where_it_can_change_the_gradual_exit() -> None:
+    """渐退期 by work needs pc ≥ S; S ≤ pc < 1.5 S gives it anyway (RULES.md program 8)."""
+    on_dibao = TWO_PERSON_HOUSEHOLDS["couple on 低保 in 南岸区 (no urban/rural question)"]
+    assert "rise" in complete({**on_dibao, "labour": "2500"}).asked  # 1250 a head ≥ 1.5 S
+    assert "rise" not in complete({**on_dibao, "labour": "1000"}).asked  # 500 < S: no exit
+    run = complete({**on_dibao, "labour": "1800"})  # 900 a head: in the band either way
+    assert "rise" not in run.asked
+    assert run.verdict("gradual_exit") == "likely"
+
+
+def test_support_is_asked_only_when_it_can_change_a_single_person_verdict() -> None:
+    fengjie = TWO_PERSON_HOUSEHOLDS[
+        "couple on 低保 in 奉节, 本人 disabled grade 2, some other income"
+    ]
+    assert "support" not in complete(fengjie).asked  # 300 in all, below 630 anyway
+    assert "support" not in complete({**fengjie, "other": "不知道"}).asked
+    assert "support" in complete({**fengjie, "other": "900", "own": "700"}).asked
+
+
+def test_own_income_is_not_asked_when_no_part_of_the_household_income_is_known() -> None:
+    run = complete(ELDERLY_COUPLE | {"labour": "不知道", "other": "不知道"})
+    assert "own" not in run.asked
+    assert run.verdict("tekun") == "possible"
+    assert "own" in complete(ELDERLY_COUPLE | {"labour": "1500", "other": "不知道"}).asked
+
+
+def test_own_income_beyond_the_known_totals_is_kept_not_dropped() -> None:
+    """本人 says 800 of their own while only 300 of the household's income is known:
+    the rest of the 800 is in the unknown part, and 本人 is not 特困 by income."""
+    plan = ELDERLY_COUPLE | {"labour": "不知道", "other": "300", "own": "800", "supporter": "3"}
+    run = complete(plan)
+    assert "own" in run.asked
+    me = run.household["members"][0]["income"]
+    assert sum(v for k, v in me.items() if k != "basic_pension" and v) == 800
+    assert run.verdict("tekun") == "unlikely"
+
+
 def test_rise_through_work_is_asked_only_on_dibao() -> None:
     run = complete(TWO_PERSON_HOUSEHOLDS["couple on 低保 in 南岸区 (no urban/rural question)"])
     assert "rise" in run.asked
     assert run.household["receiving"] == ["dibao"]
     assert run.household["income_rise_from_work"] is True
-    assert run.verdict("gradual_exit") == "likely"  # 900 a head ≥ 770 after work
+    assert run.verdict("gradual_exit") == "likely"  # 1250 a head ≥ 770, after work
     assert "rise" not in complete(ELDERLY_COUPLE).asked
 
 
