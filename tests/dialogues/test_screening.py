@@ -621,6 +621,20 @@ def test_the_sms_detail_joins_reasons_without_doubled_stops() -> None:
     assert "。（" not in detail
 
 
+def test_income_said_unknown_throughout_reads_as_unknown_not_as_zero() -> None:
+    run = complete({"size": "2"})  # 不知道 to every income question
+    assert run.last is not None
+    for template in ("screening_result", "screening_detail"):
+        text = render_reply("terminal", template, run.last.says[0].values).text
+        assert "收入0元" not in text, text
+        assert "家庭月人均收入还不清楚" in text
+        assert "本人月收入还不清楚" in text
+    known = complete({"size": "2", "labour": "600"})  # some known, the rest not
+    assert known.last is not None
+    text = render_reply("terminal", "screening_result", known.last.says[0].values).text
+    assert "已知的家庭月人均收入300元（还有收入不清楚）" in text
+
+
 def test_an_urgent_result_offers_the_referral_at_the_urgent_level() -> None:
     run = complete(WORST_CASES["urgent"])
     assert run.result["urgency"] == "urgent"
