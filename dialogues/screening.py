@@ -39,7 +39,8 @@ When a question is asked (the rule it serves, RULES.md unless said otherwise):
   standard settles it): 本人 for 特困 (program 4), a possible 单人户 member (program 2);
   never for one-person households, nor when no part of the total is known (the
   resident said 不知道 to the totals: there is nothing to take a share of).
-- SUPPORTER: only when 特困 is still in play for 本人 (program 4, "no legal supporter").
+- SUPPORTER: only when 特困 is still in play for 本人 (program 4, "no legal supporter");
+  where another adult lives with 本人, it says that a spouse living with them counts.
 - INSURANCE: only after "3个月以上没收入" (临时救助 for the uninsured, CQ-2022 一(五)).
 
 Who has which income: the household's totals by kind are what the resident gives; a
@@ -893,14 +894,23 @@ def answer_homes(session: Session, text: str) -> Step:
 # Supporters and hardship
 
 
+def _supporter_values(session: Session) -> dict[str, Any]:
+    """本人's age (a minor is asked about parents), and whether another adult lives with
+    them who may be their spouse, a legal supporter however old (the question says a
+    spouse living with them counts: legal_supporter is then `able` or `unable`)."""
+    others = [age(session, i) for i in range(1, size(session))]
+    spouse = any(years is None or years >= 18 for years in others)
+    return {"options": shown("supporter"), "age": age(session, 0), "spouse": spouse}
+
+
 def ask_supporter(session: Session) -> list[Say]:
-    return _ask("screen_supporter", options=shown("supporter"), age=age(session, 0))
+    return _ask("screen_supporter", **_supporter_values(session))
 
 
 def answer_supporter(session: Session, text: str) -> Step:
     picked = pick_one(text, "supporter")
     if picked is None:
-        return _again("screen_supporter", options=shown("supporter"), age=age(session, 0))
+        return _again("screen_supporter", **_supporter_values(session))
     session.answers["supporter"] = "unknown" if picked is UNKNOWN else picked
     return Step()
 

@@ -293,6 +293,28 @@ def test_supporters_are_asked_only_while_tekun_is_in_play() -> None:
     assert rich.verdict("tekun") == "unlikely"
 
 
+@pytest.mark.parametrize(
+    ("plan", "spouse"),
+    [
+        (ELDERLY_COUPLE, True),  # 68 and 66: the one living with 本人 may be the spouse
+        ({**ELDERLY_COUPLE, "size": "68 不知道"}, True),
+        ({**ELDERLY_COUPLE, "size": "68 10"}, False),  # a grandchild is nobody's spouse
+        ({**ELDERLY_COUPLE, "size": "68"}, False),
+    ],
+)
+def test_the_supporter_question_counts_a_spouse_living_with_them(
+    plan: dict[str, str], spouse: bool
+) -> None:
+    """A spouse is a legal 扶养 supporter (RULES.md program 4, legal_supporter): one who
+    lives in the household is not \"没有\"; the question says so where there may be one."""
+    run = complete(plan)
+    (say,) = [s for s in run.says if s.template == "screen_supporter" and not s.values["retry"]]
+    text = render_reply("sms", say.template, say.values).text
+    assert ("一起生活的老伴也算" in text) is spouse, text
+    assert "配偶" in text
+    assert sms_length(text) <= SMS_MAX
+
+
 def test_own_income_is_asked_only_when_the_household_total_does_not_settle_it() -> None:
     assert "own" not in complete(ELDERLY_COUPLE).asked  # 500 in all, below 630
     run = complete({**ELDERLY_COUPLE, "labour": "1500", "own": "200", "supporter": "3"})
