@@ -13,7 +13,9 @@ Routes, by configuration:
 
 `services.delivery.send(channel, address, replies)` reaches a resident later through
 the channel they wrote from (bot/delivery.py): web always, telegram with a token, sms
-with `SMS_PROVIDER`.
+with `SMS_PROVIDER`. Staff notifications go out the same way (`ChannelNotifier`):
+`telegram:` targets of RESIDENTBOT_NOTIFY_FILE through the bot, `sms:` targets through
+the gateway, other kinds to the file's relay; a target with no way out stops start-up.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
 from aiohttp import web
 from aiohttp.typedefs import Handler
 from telegram.request import BaseRequest
@@ -49,6 +52,7 @@ from integrations.sms.gateway import Gateway, open_gateway
 from integrations.sms.routes import routes as sms_routes
 from integrations.telegram.channel import TelegramChannel
 from integrations.window import open_queue
+from integrations.window.notify import ChannelNotifier, HttpNotifier, Targets, load_targets
 from knowledge.triage import triage
 
 log = logging.getLogger("residentbot")
@@ -56,6 +60,51 @@ log = logging.getLogger("residentbot")
 MAX_BODY = 64 * 1024  # bytes; a webhook or a chat message is far smaller (413 beyond)
 FORMS = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+NOTIFY_SETTINGS = {"telegram": "TELEGRAM_BOT_TOKEN", "sms": "SMS_PROVIDER"}  # what sends each
+
+
+def notify_targets(config: Config) -> Targets:
+    """The staff notification targets, checked against what can send them: a target kind
+    with no sender (and no relay) stops start-up naming the setting to fix."""
+    path = config.notify_path
+    setting = "RESIDENTBOT_NOTIFY_FILE"
+    if config.notify_file is not None and not path.is_file():
+        raise ConfigError([f"{setting}: 文件不存在 / no such file: {path}"])
+    try:
+        targets = load_targets(path)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise ConfigError([f"{setting}: {path} 无法读取 / cannot be read: {exc}"]) from None
+    wired = {"telegram": bool(config.telegram_bot_token), "sms": bool(config.sms_provider)}
+    problems = []
+    for kind in sorted({t.kind for t in targets.all()}):
+        if wired.get(kind) or targets.relay:
+            continue
+        if kind in NOTIFY_SETTINGS:
+            problems.append(
+                f"{NOTIFY_SETTINGS[kind]}: {path} 里的 {kind}: 通知对象需要它（或在文件里设 relay）"
+                f" / required by the {kind}: targets in it (or give it a relay)"
+            )
+        else:
+            problems.append(
+                f"{setting}: {path} 里的 {kind}: 通知对象只能经 relay 发送 / "
+                f"{kind}: targets need a relay"
+            )
+    if wired["telegram"]:
+        for target in sorted(t.address for t in targets.all() if t.kind == "telegram"):
+            if not target.lstrip("-").isdigit():
+                problems.append(
+                    f"{setting}: telegram:{target} 应为群组的数字 chat id / "
+                    "must be a numeric chat id"
+                )
+    if problems:
+        raise ConfigError(problems)
+    if not targets.by_queue:
+        log.warning(
+            "no staff notification targets in %s: urgent referrals are queued and shown "
+            "as not notified",
+            path,
+        )
+    return targets
 
 
 @dataclass
@@ -76,9 +125,13 @@ class Services:
     async def open(cls, config: Config, *, telegram_request: BaseRequest | None = None) -> Services:
         """Everything the configuration asks for; nothing connects or starts yet.
         `telegram_request` replaces PTB's HTTP client (tests: an offline double)."""
+        targets = notify_targets(config)
         metrics = Metrics()
         store = open_store(config.redis_url or config.data_dir)
-        referrals = open_queue(config, store, metrics=metrics)
+        delivery = Delivery()
+        relay = HttpNotifier(targets.relay, token=config.notify_token) if targets.relay else None
+        notifier = ChannelNotifier(delivery, relay)
+        referrals = open_queue(config, store, metrics=metrics, targets=targets, notifier=notifier)
         sessions = Sessions(store, idle_timeout=config.idle_timeout)
         router = Router(
             store,
@@ -92,7 +145,7 @@ class Services:
         webchat = WebChat(inbox, store, https=https)
         gateway = open_gateway(config)
         sms_channel = SmsChannel(inbox, store, gateway)
-        delivery = Delivery({"web": webchat.sender()})
+        delivery.register("web", webchat.sender())
         if gateway is not None:
             delivery.register("sms", sms_channel.sender())
         telegram = None

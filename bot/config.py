@@ -22,6 +22,7 @@ SECRETS = frozenset(
         "sms_webhook_token",
         "sms_gateway_token",
         "twilio_account_sid",
+        "notify_token",
     }
 )
 SMS_PROVIDERS = ("twilio", "aliyun", "tencent", "http")
@@ -69,6 +70,9 @@ class Config:
     )  # normal: 0 = two working days, counted by the queue
     purge_days: int = 180  # referral personal data is removed after this many days
     rate_limit: int = 30  # messages per sender per minute
+    # Staff notifications: who is told of urgent referrals (integrations/window/notify.py)
+    notify_file: Path | None = None  # default: <data dir>/notify.yaml
+    notify_token: str | None = None  # Bearer token for the file's `relay:`, when it asks one
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -104,6 +108,7 @@ class Config:
         port = number("RESIDENTBOT_PORT", 8080, 1)
         if not float(port).is_integer() or port > 65535:
             problems.append("RESIDENTBOT_PORT: 端口应为1到65535的整数 / must be a port number")
+        notify_file = text("RESIDENTBOT_NOTIFY_FILE")
         config = cls(
             host=text("RESIDENTBOT_HOST") or "127.0.0.1",
             port=int(port),
@@ -132,6 +137,8 @@ class Config:
             },
             purge_days=int(number("RESIDENTBOT_PURGE_DAYS", 180, 1)),
             rate_limit=int(number("RESIDENTBOT_RATE_LIMIT", 30, 1)),
+            notify_file=Path(notify_file) if notify_file else None,
+            notify_token=text("RESIDENTBOT_NOTIFY_TOKEN"),
         )
         problems += config.contradictions(env)
         if problems:
@@ -195,6 +202,11 @@ class Config:
             if value and not HTTP_URL.match(value):
                 problems.append(f"{name}: 应以 http:// 或 https:// 开头 / must be an http(s) URL")
         return problems
+
+    @property
+    def notify_path(self) -> Path:
+        """The staff notification targets: RESIDENTBOT_NOTIFY_FILE, else in the data dir."""
+        return self.notify_file or Path(self.data_dir) / "notify.yaml"
 
     def describe(self) -> dict[str, Any]:
         """The configuration for logs: secrets shown only as set or not."""

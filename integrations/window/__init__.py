@@ -9,7 +9,8 @@
 - `redis.py`: one stream per queue with consumer groups (XCLAIM FORCE to claim, XACK on
   contact, XAUTOCLAIM to take back abandoned claims), the notification outbox stream,
   and one Lua script applying each change atomically; its docstring has the key layout.
-- `notify.py`: notification targets per queue, the `Notifier` contract, `HttpNotifier`.
+- `notify.py`: notification targets per queue, the `Notifier` contract, `ChannelNotifier`
+  (the bot's Telegram and SMS channels, wired in bot/app.py) and `HttpNotifier` (a relay).
 
 `open_queue(config, store)` picks the backend as the store does: Redis when
 `config.redis_url`, else embedded under `config.data_dir`. The returned queue is idle
@@ -30,9 +31,7 @@ from bot.store import Store
 from integrations.window.base import CLAIM_TIMEOUT, Window
 from integrations.window.notify import HttpNotifier, Notifier, Targets, load_targets
 
-__all__ = ["NOTIFY_FILE", "Window", "open_queue"]
-
-NOTIFY_FILE = "notify.yaml"  # in the data directory, until config.py names a setting for it
+__all__ = ["Window", "open_queue"]
 
 
 def open_queue(
@@ -49,14 +48,15 @@ def open_queue(
 
     `store` is accepted for symmetry with the composition root; the queue keeps its own
     connection (Redis) or file (embedded) beside the store's. Targets default to
-    `<data dir>/notify.yaml` (none when missing), and the notifier to an `HttpNotifier`
-    posting to that file's `relay` URL (none: referrals are queued, nobody is told).
+    `config.notify_path` (none when missing), and the notifier to an `HttpNotifier`
+    posting to that file's `relay` URL (none: each urgent referral records that nobody
+    was told). `bot/app.py` passes a `ChannelNotifier` for the bot's own channels.
     """
     del store
     if targets is None:
-        targets = load_targets(Path(config.data_dir) / NOTIFY_FILE)
+        targets = load_targets(config.notify_path)
     if notifier is None and targets.relay:
-        notifier = HttpNotifier(targets.relay)
+        notifier = HttpNotifier(targets.relay, token=config.notify_token)
     options: dict[str, Any] = {
         "clock": clock,
         "deadlines": dict(config.deadlines),

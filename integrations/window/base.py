@@ -9,7 +9,9 @@ Workers (`start()` / `close()`):
   that asked for them, so none is lost), sends each to its targets with retries, records
   the outcome on the referral, and only then acknowledges the job: at-least-once. A job
   re-run after a crash skips the targets it already delivered to. It runs beside the
-  resident's conversation, so a slow or failing relay never delays a reply.
+  resident's conversation, so a slow or failing relay never delays a reply. With no
+  notifier, or no target for the queue, the job records a failed notification
+  ("no_notifier", "no_target"): the console shows that nobody was told.
 - housekeeping, every `tick` seconds: escalate what is past its deadline, take back
   abandoned claims, and (every `purge_interval`) purge personal data older than
   `purge_after`. Several processes on one Redis may all run it: every change is a
@@ -210,15 +212,14 @@ class Window(abc.ABC):
     # --- workers -----------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Start the notifier (when there is a notifier) and housekeeping."""
+        """Start the notifier and housekeeping."""
         if self._started:
             return
         self._started = True
         await self._prepare()
-        if self.notifier is not None:
-            self._spawn(self._notify_loop())
-        else:
-            log.warning("no staff notifier configured: referrals are queued, nobody is told")
+        if self.notifier is None:
+            log.warning("no staff notifier configured: urgent referrals show nobody was told")
+        self._spawn(self._notify_loop())
         self._spawn(self._housekeeping_loop())
 
     async def close(self) -> None:
@@ -268,7 +269,6 @@ class Window(abc.ABC):
 
     async def notify(self, job: Job) -> None:
         """Send one job to each target not yet delivered to, record, then acknowledge."""
-        assert self.notifier is not None
         referral = await self._load(job.reference)
         if referral is None:
             await self._job_done(job)
@@ -277,11 +277,15 @@ class Window(abc.ABC):
         done = {n["target"] for n in referral.notifications
                 if n.get("job") == job.id and n["status"] == "delivered"}  # fmt: skip
         configured = self.targets.for_queue(job.queue)
-        if not configured:
-            await self._record(job, NO_TARGET, Outcome("failed", 0, "no_target"))
+        notifier = self.notifier
+        if notifier is None or not configured:
+            error = "no_target" if not configured else "no_notifier"
+            await self._record(job, NO_TARGET, Outcome("failed", 0, error))
+            await self._job_done(job)
+            return
         targets = [t for t in configured if t.label not in done]
         outcomes = await asyncio.gather(
-            *(deliver(self.notifier, target, text, self.retry_delays) for target in targets)
+            *(deliver(notifier, target, text, self.retry_delays) for target in targets)
         )
         for target, outcome in zip(targets, outcomes, strict=True):
             await self._record(job, target, outcome)

@@ -5,29 +5,33 @@ an escalated one notifies its district's supervisors (issue 6, "Notifications").
 text comes from `bot/templates/common/notify_<event>.j2` and carries the reference, the
 level and the place, never the resident's personal data.
 
-Targets come from a YAML file (`<data dir>/notify.yaml` until config.py names one):
+Targets come from a YAML file (`RESIDENTBOT_NOTIFY_FILE`, default `<data dir>/notify.yaml`):
 
-    relay: http://127.0.0.1:9100/notify   # HttpNotifier posts every notification here
     targets:
       渝中区/解放碑街道: ["telegram:-1001234567890", "sms:13800000000"]
       渝中区: ["sms:13900000000"]         # supervisors: escalations, district referrals
       unrouted: ["sms:13700000000"]       # hotline supervisors: the last resort
+    relay: http://127.0.0.1:9100/notify   # optional: for kinds the bot cannot send itself
 
 A queue without targets falls back to its district's, then to `unrouted`'s; with none
 at all the referral records a failed notification ("no_target") so the console shows
 that nobody was told.
 
 `Notifier` is one small async contract: `send(target, text)` returns once delivered and
-raises otherwise. The real Telegram and SMS senders belong to the channel adapters;
-until they exist, `HttpNotifier` posts `{"target": {"kind", "address"}, "text"}` as JSON
-to a relay that does the sending. `deliver` retries one target with growing pauses
-until it is delivered or the retry budget is spent.
+raises otherwise. `ChannelNotifier` sends through the bot's own channels
+(`bot.delivery.Delivery`): `telegram:<chat id>` through the Telegram bot (PTB, with its
+rate limiter), `sms:<number>` through the SMS gateway of `SMS_PROVIDER`; any other kind,
+or one whose channel is not wired, goes to the relay, if there is one: `HttpNotifier`
+posts `{"target": {"kind", "address"}, "text"}` as JSON (Bearer `RESIDENTBOT_NOTIFY_TOKEN`
+when set). `bot/app.py` refuses to start when a target's kind has no way out. `deliver`
+retries one target with growing pauses until it is delivered or the retry budget is spent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import html
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,13 +41,16 @@ from typing import Any, Protocol
 import aiohttp
 import yaml
 
+from bot.delivery import Delivery, DeliveryError
+from bot.messages import Reply
 from bot.referrals import UNROUTED, Referral, district_of, mask_phone
-from bot.render import render
+from bot.render import HTML_CHANNELS, render
 from integrations.window.rules import CHINA
 
 log = logging.getLogger(__name__)
 
 EVENTS = ("new", "transferred", "escalated")
+CHANNEL_KINDS = ("telegram", "sms")  # target kinds the bot can send through its own channels
 RETRY_DELAYS = (2.0, 4.0, 8.0, 16.0, 32.0)  # seconds between attempts: 6 attempts, ~1 min
 
 
@@ -101,6 +108,39 @@ class HttpNotifier:
             self._session = None
 
 
+class ChannelNotifier:
+    """Sends a target of kind telegram or sms through the bot's channel of that name, and
+    any other (or one whose channel is not wired) to the relay; without one, fails."""
+
+    def __init__(self, delivery: Delivery, relay: Notifier | None = None) -> None:
+        self.delivery = delivery
+        self.relay = relay
+
+    def sends(self, kind: str) -> bool:
+        return self._own(kind) or self.relay is not None
+
+    def _own(self, kind: str) -> bool:
+        return kind in CHANNEL_KINDS and kind in self.delivery.channels
+
+    async def send(self, target: Target, text: str) -> None:
+        if self._own(target.kind):
+            if target.kind in HTML_CHANNELS:  # the text is plain; the channel speaks HTML
+                text = html.escape(text, quote=False)
+            try:
+                await self.delivery.send(target.kind, target.address, [Reply(text)])
+            except DeliveryError as error:
+                raise NotifyError(f"{target.kind}: {error.reason}") from error
+        elif self.relay is not None:
+            await self.relay.send(target, text)
+        else:
+            raise NotifyError(f"no sender for {target.kind} targets")
+
+    async def close(self) -> None:
+        close = getattr(self.relay, "close", None)
+        if close is not None:
+            await close()
+
+
 @dataclass(frozen=True)
 class Targets:
     by_queue: Mapping[str, tuple[Target, ...]] = field(default_factory=dict)
@@ -113,6 +153,9 @@ class Targets:
             if name and self.by_queue.get(name):
                 return self.by_queue[name]
         return ()
+
+    def all(self) -> set[Target]:
+        return {target for targets in self.by_queue.values() for target in targets}
 
 
 def parse_targets(data: Any) -> Targets:

@@ -128,3 +128,18 @@ def test_a_full_channel_configuration() -> None:
     assert hidden["sms_webhook_token"] == "(set)"
     assert hidden["telegram_bot_token"] == "(set)"
     assert SECRET not in str(hidden)
+
+
+def test_staff_notifications_are_read_from_the_named_file_with_the_relay_token_hidden() -> None:
+    default = Config.from_env({"RESIDENTBOT_DATA_DIR": "/srv/bot"})
+    assert str(default.notify_path) == "/srv/bot/notify.yaml"
+    config = Config.from_env(
+        {
+            "RESIDENTBOT_NOTIFY_FILE": "/etc/residentbot/notify.yaml",
+            "RESIDENTBOT_NOTIFY_TOKEN": SECRET,
+        }
+    )
+    assert str(config.notify_path) == "/etc/residentbot/notify.yaml"
+    assert config.notify_token == SECRET
+    assert config.describe()["notify_token"] == "(set)"
+    assert SECRET not in str(config.describe())

@@ -5,14 +5,18 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 import pytest
 from yarl import URL
 
 from bot.console.auth import SESSIONS, digest
 from bot.delivery import Delivery
+from bot.referrals import Referral
 from bot.sessions import Sessions
 from bot.web import OUTBOX
+from integrations.window import rules
 from tests.console.helpers import OTHER_DISTRICT, TOWNSHIP_A, TOWNSHIP_B, Browser, Server
 
 Make = Callable[[], Browser]
@@ -317,3 +321,29 @@ async def test_a_session_is_ended_when_its_user_is_disabled(server: Server, brow
     _, body = await b.get("/console/queue")
     assert "工作人员登录" in body
     assert await server.services.store.get(SESSIONS, digest(token)) is None
+
+
+def notified(referral: Referral, now: float, record: dict[str, Any]) -> Referral:
+    return rules.notified(referral, now, record)
+
+
+async def test_the_referral_page_says_which_staff_notifications_were_delivered(
+    server: Server, browser: Make
+) -> None:
+    referral = await server.referral(TOWNSHIP_A)
+    window = server.services.referrals
+    for target, status, attempts, error in (
+        ("telegram:-1001234567890", "delivered", 1, None),
+        ("sms:139****9000", "failed", 6, "NotifyError"),
+    ):
+        record = {"job": "1", "event": "new", "target": target, "status": status,
+                  "attempts": attempts, "error": error}  # fmt: skip
+        await window._change(referral.reference, partial(notified, record=record))
+    b = browser()
+    await b.login("staff_a")
+    _, page = await b.get(f"/console/referral/{referral.reference}")
+    assert "新转介 → telegram:-1001234567890：已送达" in page
+    assert "新转介 → sms:139****9000：未送达（试了6次）" in page
+    assert "通知已送达" in page  # the audit trail
+    _, queue = await b.get("/console/queue")
+    assert "通知未送达" in queue

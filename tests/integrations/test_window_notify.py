@@ -50,9 +50,11 @@ class Relay:
     fail_next: int = 0  # answer 503 to this many requests first
     always_fail: bool = False
     attempts: int = 0
+    authorization: list[str] = field(default_factory=list)
 
     async def handle(self, request: web.Request) -> web.Response:
         self.attempts += 1
+        self.authorization.append(request.headers.get("Authorization", ""))
         if self.always_fail or self.fail_next > 0:
             self.fail_next -= 1
             return web.Response(status=503)
@@ -237,6 +239,17 @@ async def test_with_no_target_anywhere_the_referral_says_nobody_was_told(
     assert relay.attempts == 0
 
 
+async def test_without_a_notifier_an_urgent_referral_says_nobody_was_told(build: Build) -> None:
+    window = build(targets=TARGETS, retry_delays=FAST)
+    await window.start()
+    created = await window.create(draft(level="emergency"))
+    referral = await recorded(window, created.reference, 1)
+    (note,) = referral.notifications
+    assert (note["target"], note["status"], note["error"]) == ("none", "failed", "no_notifier")
+    (summary,) = await window.list([TOWNSHIP])
+    assert summary.notification_failed
+
+
 async def test_creating_does_not_wait_for_a_slow_relay(build: Build, relay: Relay) -> None:
     relay.always_fail = True
     window = await started(build, relay, retry_delays=(5.0,))  # a minute-long retry budget
@@ -291,6 +304,16 @@ def test_the_yaml_file(tmp_path: Path) -> None:
     assert load_targets(path).for_queue(TOWNSHIP) == (Target("telegram", "-1001"),)
 
 
+async def test_open_queue_reads_the_file_named_by_the_setting(tmp_path: Path) -> None:
+    path = tmp_path / "elsewhere.yaml"
+    path.write_text("targets:\n  渝中区: [sms:13700137000]\n", encoding="utf-8")
+    window = open_queue(Config(data_dir=tmp_path / "data", notify_file=path))
+    try:
+        assert window.targets.for_queue(TOWNSHIP) == (SUPERVISOR,)
+    finally:
+        await window.close()
+
+
 async def test_open_queue_picks_the_backend_and_reads_notify_yaml(
     tmp_path: Path, relay: Relay
 ) -> None:
@@ -298,7 +321,8 @@ async def test_open_queue_picks_the_backend_and_reads_notify_yaml(
         json.dumps({"relay": relay.url, "targets": {TOWNSHIP: ["telegram:-1001"]}}),
         encoding="utf-8",
     )
-    window = open_queue(Config(data_dir=tmp_path, deadlines={"urgent": 600.0}))
+    config = Config(data_dir=tmp_path, deadlines={"urgent": 600.0}, notify_token="relay-secret")
+    window = open_queue(config)
     try:
         assert isinstance(window, EmbeddedWindow)
         assert isinstance(window.notifier, HttpNotifier)
@@ -308,6 +332,7 @@ async def test_open_queue_picks_the_backend_and_reads_notify_yaml(
         assert created.deadline == created.created_at + 600
         await recorded(window, created.reference, 1)
         assert relay.received[0]["target"] == {"kind": "telegram", "address": "-1001"}
+        assert relay.authorization == ["Bearer relay-secret"]
     finally:
         await window.close()
     assert (tmp_path / "window.sqlite3").exists()
