@@ -76,6 +76,8 @@ class Confidence:
     foreign_bar: float = 100.0
     foreign: re.Pattern[str] | None = None
     foreign_terms: tuple[str, ...] = ()  # other departments' services, normalised
+    # Those services whose names hold a domain term ("残疾" of "办残疾证")
+    shadowing: re.Pattern[str] | None = None
     asking: re.Pattern[str] | None = None  # words that make a typed text a question
     # The least information (in grams no entry has) a text naming nothing of ours is
     # scored with: a question, and a text that asks nothing.
@@ -92,15 +94,17 @@ class Confidence:
         words = tuple(lexicon.normalize(str(w)) for w in data.get("words", []))
         asking = {compact(str(w)) for w in data.get("asking", [])} - {""}
         information = data.get("information", {})
+        domain = _pattern(forms)
         return cls(
             domain_bar=float(bars["domain"]),
             other_bar=float(bars["other"]),
-            domain=_pattern(forms),
+            domain=domain,
             terms=tuple(sorted(forms, key=len)),
             words=words,
             foreign_bar=float(bars.get("foreign", 100.0)),
             foreign=_pattern(foreign),
             foreign_terms=tuple(sorted(foreign, key=len)),
+            shadowing=_pattern({t for t in foreign if domain and domain.search(t)}),
             asking=_pattern(asking),
             question_information=float(information.get("question", 0.0)),
             statement_information=float(information.get("statement", 0.0)),
@@ -118,12 +122,23 @@ class Confidence:
         """Whether a compacted text asks something (什么, 咋个, 吗, 不, 多少, 申请...)."""
         return self.asking is not None and self.asking.search(text) is not None
 
+    def unshadow(self, query: str) -> str:
+        """A normalised query with the names of other services that hold a domain term
+        blanked out: their characters are no match for our entries ("残疾证在哪里办" is
+        not asking about the disability subsidies)."""
+        return query if self.shadowing is None else self.shadowing.sub(" ", query)
+
     def judge(self, query: str) -> tuple[bool, float]:
         """Whether a normalised query is ours (names a domain term and no other
         department's service), and the score from which it is answered. A domain term
-        next to another service's name ("残疾人考驾照") counts for no more than none."""
-        ours = self.in_domain(query)
-        if self.names_foreign(query):
+        next to another service's name ("残疾人考驾照") counts for no more than none, and
+        one inside it ("残疾" of "办残疾证") for nothing."""
+        if self.foreign is None:
+            ours = self.in_domain(query)
+            return ours, self.domain_bar if ours else self.other_bar
+        rest = self.foreign.sub("\n", query)
+        ours = self.in_domain(rest)
+        if rest != query:
             return False, self.other_bar if ours else self.foreign_bar
         return ours, self.domain_bar if ours else self.other_bar
 
@@ -319,6 +334,8 @@ class Index:
         query = self.lexicon.rewrite(self.homophones.correct(typed))
         if not query:
             return SearchResult(text, False, ())
+        ours, bar = self.confidence.judge(query)
+        query = self.confidence.unshadow(query)
         query_grams = list(dict.fromkeys(grams(query)))
 
         scores = self._bm25(query_grams)
@@ -330,7 +347,6 @@ class Index:
         # crops, amounts) and do not count against the match; in any other question they
         # are what it is about ("护照") and do. So do Latin words the KB lacks, always: we
         # cannot read them, and they may be all that is asked ("how to apply for 低保").
-        ours, bar = self.confidence.judge(query)
         unseen = 0.0 if ours else self.unseen_idf
         # A text that names nothing of ours and says little ("我一个人", "不是") has every
         # gram in some phrasing without being that phrasing: it is scored as if it said

@@ -226,6 +226,8 @@ def test_quality_goals_on_the_evaluation_sets() -> None:
         ("屋头揭不开锅了 咋办", None),  # hardship is ours, whichever entry answers
         ("领城乡居民养老保险的钱 低保算不算收入", "pension.not_counted"),
         ("没交失业保险 失业半年了没收入", "linshi.unemployed"),
+        ("失业没买失业保险怎么办", "linshi.unemployed"),  # names only another service
+        ("有残疾证怎么领补贴", "disability.living_subsidy"),  # having it is no asking for it
     ],
 )
 def test_questions_of_ours_are_answered_even_next_to_other_services(
@@ -238,10 +240,20 @@ def test_questions_of_ours_are_answered_even_next_to_other_services(
 
 @pytest.mark.parametrize(
     "question",
-    ["失业保险金咋个领", "医保报销比例是好多", "企业职工养老保险补缴", "残疾人考驾照要啥子条件"],
+    [
+        "失业保险金咋个领",
+        "医保报销比例是好多",
+        "企业职工养老保险补缴",
+        "残疾人考驾照要啥子条件",
+        "残疾证在哪里办",  # the 残联 issues it
+        "残疾人证咋个办",
+        "低保户的残疾证丢了咋个补办",
+    ],
 )
 def test_other_departments_services_are_declined(question: str) -> None:
-    """They share words with our entries (失业, 养老, 医保, 残疾, 车辆) but are not ours."""
+    """They share words with our entries (失业, 养老, 医保, 残疾, 车辆) but are not ours.
+    A service whose name holds a word of ours (残疾 of 残疾证) is no match for our
+    entries about that word."""
     assert not default_index().search(question).answered
 
 
@@ -251,6 +263,9 @@ def test_the_bar_follows_domain_and_foreign_terms() -> None:
     assert c.judge("明天下不下雨") == (False, c.other_bar)
     assert c.judge("公积金怎么取") == (False, c.foreign_bar)
     assert c.judge("残疾考驾照") == (False, c.other_bar)  # 残疾 is ours, 驾照 is not
+    assert c.judge("办残疾证") == (False, c.foreign_bar)  # 残疾 only inside the service
+    assert c.unshadow("残疾证在哪里办") == " 里办"
+    assert c.unshadow("残疾考驾照") == "残疾考驾照"
     assert c.domain_bar < c.other_bar < c.foreign_bar
 
 
