@@ -17,11 +17,12 @@ callback data is the digit; a press is answered (so the client stops waiting), t
 keyboard is taken off that message, and the digit goes to the router as if typed. In a
 multi-select (screen_situation.j2) an option ("pick 3") toggles instead: the press is
 answered and the keyboard redrawn with a mark on the picked ones, which are kept with
-the chat's newest keyboard under the resident's lock (quick presses add up); its last
-button ("done") sends the picks as if typed ("1 4"), and its `alone` option (都没有)
-answers at once like any digit. Only the newest keyboard of a chat counts: a press
-under an older message (the menu the resident scrolled back to) is answered with a note
-and taken off, and changes nothing.
+the record of the chat's newest message under the resident's lock (quick presses add
+up); its last button ("done") sends the picks as if typed ("1 4"), and its `alone`
+option (都没有) answers at once like any digit. Only the buttons under the newest message
+the bot sent in a chat count: a press under an older message (the menu the resident
+scrolled back to, a question since answered by typing) is answered with a note and
+taken off, and changes nothing.
 Replies are HTML, escaped by the telegram templates (bot/render.py), cut into messages
 under 4096 characters; outbound calls go through PTB's `AIORateLimiter`.
 Nothing logs chat ids or text.
@@ -70,7 +71,7 @@ ALLOWED_UPDATES = ("message", "callback_query")
 COMMANDS_FILE = Path(__file__).resolve().parent / "commands.yaml"
 OTHER = "tgother"  # store namespace: non-text updates already answered
 OTHER_TTL = 7 * 24 * 3600.0
-KEYBOARD = "tgkeyboard"  # store namespace: each chat's newest keyboard (message id, picks)
+KEYBOARD = "tgkeyboard"  # store namespace: each chat's newest message (id; a multi's picks)
 KEYBOARD_TTL = 8 * 24 * 3600.0  # as long as a session is remembered
 RETRY_START = 30.0  # seconds between start-up attempts while the Bot API is unreachable
 _CHOICE = re.compile(r"[1-9][0-9]?")
@@ -304,7 +305,7 @@ class TelegramChannel:
             except StoreUnavailable:
                 self._unavailable.add(update.update_id)
                 return
-            # Message ids grow within a chat: an older one is below the newest keyboard's.
+            # Message ids grow within a chat: an older one is below the newest message's.
             if newest is not None and query.message.message_id < int(newest["message_id"]):
                 await _expired(query)
             else:
@@ -394,7 +395,11 @@ class TelegramChannel:
     # --- sending -------------------------------------------------------------------
 
     async def send(self, chat_id: int, replies: Sequence[Reply]) -> None:
+        """Send the replies, then record the last message sent as the chat's newest: the
+        buttons above it are old now (recorded once all are out, so that a store outage
+        loses no message)."""
         bot = self.application.bot
+        newest: dict[str, Any] | None = None
         for reply in replies:
             parts = split_html(reply.text)
             for n, part in enumerate(parts, 1):
@@ -402,11 +407,11 @@ class TelegramChannel:
                 sent = await bot.send_message(
                     chat_id, part, parse_mode=ParseMode.HTML, reply_markup=markup
                 )
-                if markup is not None:
-                    newest: dict[str, Any] = {"message_id": sent.message_id}
-                    if reply.multi:  # what its presses need: the options, and the picks
-                        newest.update(choices=list(reply.choices), alone=reply.alone, picked=[])
-                    await self.store.put(KEYBOARD, str(chat_id), newest, ttl=KEYBOARD_TTL)
+                newest = {"message_id": sent.message_id}
+                if markup is not None and reply.multi:  # what its presses need
+                    newest.update(choices=list(reply.choices), alone=reply.alone, picked=[])
+        if newest is not None:
+            await self.store.put(KEYBOARD, str(chat_id), newest, ttl=KEYBOARD_TTL)
 
     def sender(self) -> TelegramSender:
         return TelegramSender(self)

@@ -255,10 +255,12 @@ async def test_a_button_press_is_answered_and_goes_on_as_the_digit(
     assert "reply_markup" not in cleared or not cleared["reply_markup"]
     session = await session_of(services, f"telegram:{CHAT}")
     assert session["flow"] == "screening"
-    # Pressing it again (Telegram redelivers the update) changes nothing.
-    calls = len(api.calls)
+    # Telegram delivering the press again: nothing is said or changed (the menu is old
+    # now, below the question sent since, so the press gets at most the old-button note).
+    sent = len(api.sent())
     assert await post(client, press(2, digit, message_id)) == 200
-    assert len(api.calls) == calls
+    assert len(api.sent()) == sent
+    assert await session_of(services, f"telegram:{CHAT}") == session
 
 
 async def test_a_button_under_an_older_message_is_answered_but_not_taken(
@@ -286,6 +288,45 @@ async def test_a_button_under_an_older_message_is_answered_but_not_taken(
     assert (after["state"], after["answers"]) == (before["state"], before["answers"])
     assert await post(client, press(5, "1", area)) == 200  # the newest one works
     assert (await session_of(services, f"telegram:{CHAT}"))["answers"]["area"] == "urban"
+
+
+async def test_a_message_without_buttons_makes_the_earlier_buttons_old(
+    telegram: tuple[Services, Client, FakeBotApi],
+) -> None:
+    """城镇/农村 answered by typing, the next question has no buttons: "1" pressed under
+    城镇/农村 must not answer it (as 1 person, 1 yuan…)."""
+    services, client, api = telegram
+    key = f"telegram:{CHAT}"
+    update_id = await to_question(services, client, "area")
+    while buttons(api.sent()[-1]):  # answer by typing until a question has no buttons
+        with_buttons = api._message_id
+        state = (await session_of(services, key))["state"]
+        await post(client, text_update(update_id, ANSWERS[state]))
+        update_id += 1
+    before = await session_of(services, key)
+    sent = len(api.sent())
+    assert await post(client, press(update_id, "1", with_buttons)) == 200
+    (answered,) = api.made("answerCallbackQuery")
+    assert answered["text"] == render_reply("telegram", "telegram_old_button", {}).text
+    (cleared,) = api.made("editMessageReplyMarkup")
+    assert cleared["message_id"] == with_buttons
+    assert len(api.sent()) == sent
+    after = await session_of(services, key)
+    assert (after["state"], after["answers"]) == (before["state"], before["answers"])
+
+
+async def test_any_later_message_makes_the_buttons_old(
+    telegram: tuple[Services, Client, FakeBotApi],
+) -> None:
+    """A staff reply without buttons, sent after the menu: the menu's buttons are old."""
+    services, client, api = telegram
+    await post(client, text_update(1, "/start"))
+    menu = api._message_id
+    await services.delivery.send("telegram", str(CHAT), [Reply("工作人员回复：明天来办")])
+    before = await session_of(services, f"telegram:{CHAT}")
+    assert await post(client, press(2, "1", menu)) == 200
+    assert "过期" in api.made("answerCallbackQuery")[0]["text"]
+    assert await session_of(services, f"telegram:{CHAT}") == before
 
 
 async def test_a_full_screening_with_inline_keyboards(
