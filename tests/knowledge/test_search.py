@@ -42,6 +42,25 @@ def test_residents_questions_are_answered(question: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("我老婆在超市上班挣的钱算不算", "dibao.income_calc"),  # earnings are income
+        ("真的不想再活了", "emergency.now"),
+        ("屋头莫得米了咋办", "emergency.now"),  # out of food: the urgent help it lists
+        ("屋头断粮了", "emergency.now"),
+        ("医药费交不起了咋个办", "medical_aid.what"),  # what cannot be afforded is ours
+        ("孩子考上大学了学费交不起", "hardship_household.what"),
+    ],
+)
+def test_everyday_words_for_our_matters_make_a_question_ours(question: str, expected: str) -> None:
+    """Questions that name no programme but income, hunger, despair or what a family
+    cannot afford, in everyday words the domain list and the lexicon lacked."""
+    result = default_index().search(question)
+    assert result.answered
+    assert result.results[0].id == expected
+
+
+@pytest.mark.parametrize(
     "question", ["护照怎么办理", "公积金怎么取", "驾照到期了去哪里换", "明天下不下雨", "你好"]
 )
 def test_out_of_scope_questions_are_declined(question: str) -> None:
