@@ -30,7 +30,9 @@ meanwhile (the script checks that the entry is still the reaper's).
 Notification jobs use the stream the classic way: each process is a consumer of group
 `notifiers` (XREADGROUP, blocking a second), acknowledges a job (XACK + XDEL) only after
 sending and recording it, and takes over jobs left pending by a dead process for longer
-than `job_timeout` (XAUTOCLAIM).
+than `job_timeout` (XAUTOCLAIM). A group that Redis lost (FLUSHALL, a failover to an empty
+replica: every read answers NOGROUP) is made again, from the stream's start, so the jobs
+written since are sent; a queue stream's `claims` group likewise.
 
 Atomicity: every change is one Lua script (`COMMIT`). Python reads the referral, decides
 with rules.py and sends the new JSON; the script applies it only if the stored version is
@@ -114,6 +116,11 @@ for _, j in ipairs(p.jobs) do
 end
 return {'ok', entry}
 """
+
+
+def lost_group(error: rx.ResponseError) -> bool:
+    """Redis has no such stream or group (it was flushed, or failed over to an empty replica)."""
+    return str(error).startswith("NOGROUP")
 
 
 def record_key(reference: str) -> str:
@@ -306,10 +313,17 @@ class RedisWindow(Window):
         for queue in sorted(await self._call("reclaim", self.client.smembers(QUEUES))):
             stream, start = stream_key(queue), "0-0"
             while True:
-                start, entries, *_ = await self._call(
-                    "reclaim",
-                    self.client.xautoclaim(stream, CLAIMS, REAPER, idle, start, count=100),
-                )
+                try:
+                    start, entries, *_ = await self._call(
+                        "reclaim",
+                        self.client.xautoclaim(stream, CLAIMS, REAPER, idle, start, count=100),
+                    )
+                except rx.ResponseError as error:
+                    if not lost_group(error):
+                        raise
+                    log.warning("claims group of a queue missing (Redis lost it): made again")
+                    await self._create_group(stream, CLAIMS)
+                    break
                 stale += [fields["ref"] for entry_id, fields in entries if entry_id]
                 if start == "0-0":
                     break
@@ -327,15 +341,27 @@ class RedisWindow(Window):
     # --- notification jobs ---------------------------------------------------------------
 
     async def _prepare(self) -> None:
+        await self._create_group(OUTBOX, NOTIFIERS)
+
+    async def _create_group(self, stream: str, group: str) -> None:
         try:
-            await self._call(
-                "prepare", self.client.xgroup_create(OUTBOX, NOTIFIERS, "0", mkstream=True)
-            )
+            made = self.client.xgroup_create(stream, group, "0", mkstream=True)
+            await self._call("prepare", made)
         except rx.ResponseError as error:
             if "BUSYGROUP" not in str(error):
                 raise
 
     async def _next_jobs(self, limit: int) -> builtins.list[Job]:
+        try:
+            return await self._read_jobs(limit)
+        except rx.ResponseError as error:
+            if not lost_group(error):
+                raise
+            log.warning("notification group missing (Redis flushed or failed over): made again")
+            await self._prepare()
+            return []
+
+    async def _read_jobs(self, limit: int) -> builtins.list[Job]:
         """Jobs a dead notifier left pending too long first, then new ones (blocking 1 s)."""
         idle = max(1, round(self.job_timeout * 1000))
         _, entries, *_ = await self._call(

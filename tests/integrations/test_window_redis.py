@@ -185,6 +185,61 @@ async def test_a_notifier_killed_before_acknowledging_a_job_loses_nothing(
         await runner.cleanup()
 
 
+async def test_the_notifier_recreates_its_group_when_redis_lost_it(
+    redis_url: str, raw: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    """FLUSHALL (or a failover to an empty replica) takes the `notifiers` group away:
+    the notifier makes it again and sends what was queued meanwhile."""
+    received: list[dict[str, object]] = []
+
+    async def record(request: web.Request) -> web.Response:
+        received.append(await request.json())
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.router.add_post("/notify", record)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    window = RedisWindow(
+        redis_url,
+        notifier=HttpNotifier(f"http://127.0.0.1:{runner.addresses[0][1]}/notify"),
+        targets=Targets({TOWNSHIP: (Target("telegram", "-100123"),)}),
+    )
+
+    async def told(count: int) -> None:
+        deadline = time.monotonic() + 10
+        while len(received) < count:
+            assert time.monotonic() < deadline, "not notified: the notifier did not recover"
+            await asyncio.sleep(0.05)
+
+    try:
+        await window.start()
+        await window.create(draft())
+        await told(1)
+        raw.flushall()
+        await asyncio.sleep(1.5)  # the notifier meets the missing group
+        after = await window.create(draft(key="sms:+8613800138000:SM2"))
+        await told(2)
+        assert after.reference in str(received[1]["text"])
+        assert raw.xinfo_groups("rb:window:outbox")[0]["name"] == "notifiers"
+    finally:
+        await window.close()
+        await runner.cleanup()
+    unavailable = [r for r in caplog.records if "jobs unavailable" in r.getMessage()]
+    assert len(unavailable) <= 1
+
+
+async def test_a_lost_claims_group_is_made_again(window: RedisWindow, raw: redis.Redis) -> None:
+    created = await window.create(draft())
+    raw.xgroup_destroy(STREAM, "claims")
+    assert await window.reclaim_abandoned() == []
+    assert [g["name"] for g in raw.xinfo_groups(STREAM)] == ["claims"]
+    await window.claim(created.reference, "zhang")
+    (pending,) = raw.xpending_range(STREAM, "claims", "-", "+", 10)
+    assert pending["consumer"] == "staff:zhang"
+
+
 async def test_key_and_stream_layout(window: RedisWindow, raw: redis.Redis) -> None:
     created = await window.create(draft())
     ref = created.reference
