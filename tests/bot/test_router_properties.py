@@ -37,7 +37,13 @@ PLANS: Sequence[Mapping[str, str | Sequence[str]]] = (
         "vehicle": "有",
         "hardship": "4",
     },
-    {"size": "68 30", "situation": ["1", "5"], "grade": ["2", "1"], "labour": "3000"},
+    {
+        "size": "68 30",
+        "situation": ["1", "5"],
+        "grade": ["2", "1"],
+        "labour": "3000",
+        "other": "500",
+    },
     {"size": "1"},
 )
 INTERESTING = [
