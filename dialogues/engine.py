@@ -18,7 +18,9 @@ for the router to carry out, so a flow is tested with plain calls.
 
 The engine gives every flow the same manners: 返回 goes back one question keeping the
 answers; an answer that does not parse is re-asked with an example; after two failures
-in a row the resident is offered a person, or skipping the question as 不知道.
+in a row the resident is offered a person, or skipping the question as 不知道; a word
+that only may mean leaving (算了) keeps the answers and says that 退出 leaves and that
+answering goes on.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dialogues.answers import UNKNOWN, parse_yes_no, says_word
+from dialogues.commands import maybe_exit
 
 MAX_FAILURES = 2  # unparsed answers in a row before we offer a person or skipping
 
@@ -189,6 +192,8 @@ class Flow:
         base first, then call `retry`."""
         name = self._current(session)
         state = self.states[name]
+        if maybe_exit(text):  # 算了: keep everything, say how to leave or go on
+            return Turn([Say("quit_check", {"flow": self.name}), *state.ask(session)])
         step = state.answer(session, text)
         if step.retry is not None and state.skip is not None and says_skip(text):
             step = state.skip(session)

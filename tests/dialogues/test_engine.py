@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
+from dialogues.commands import Command, maybe_exit, parse_command
 from dialogues.engine import MAX_FAILURES, Effect, Flow, Say, Session, State, Step, says_skip
 
 
@@ -154,6 +155,32 @@ def test_not_knowing_skips_a_skippable_question_at_once() -> None:
     assert templates(turn.says) == ["q_item"]
     assert session.answers["bonus"] is None
     assert FLOW.handle(session, "不清楚") is None  # `item` cannot be skipped
+
+
+@pytest.mark.parametrize("said", ["算了", "算了吧！", "不弄了"])
+def test_a_maybe_quit_keeps_the_answers_and_says_how_to_leave_or_go_on(said: str) -> None:
+    """算了 may mean "stop" or only "never mind": nothing is dropped on a word said in
+    passing; 退出 (a command, bot/router.py) leaves."""
+    session = Session()
+    FLOW.start(session)
+    FLOW.handle(session, "3")
+    turn = FLOW.handle(session, said)
+    assert turn is not None
+    assert templates(turn.says) == ["quit_check", "q_bonus"]
+    assert turn.says[0].values == {"flow": "toy"}
+    assert (session.flow, session.state, session.answers) == ("toy", "bonus", {"count": 3})
+    assert session.history == [["count", 0]]
+    turn = FLOW.handle(session, "7")  # going on is just answering
+    assert turn is not None
+    assert session.answers == {"count": 3, "bonus": 7}
+
+
+def test_the_words_of_a_maybe_quit_are_no_command() -> None:
+    assert parse_command("算了") is None
+    assert maybe_exit("算了")
+    assert not maybe_exit("退出")
+    assert parse_command("退出") is Command.EXIT
+    assert parse_command("不填了") is Command.EXIT
 
 
 def test_a_step_may_end_the_flow_early() -> None:

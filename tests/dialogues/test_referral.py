@@ -51,7 +51,7 @@ def test_an_urgent_consent_fits_one_sms_after_the_advice_without_repeating_it() 
     assert "我们可以" not in text  # the advice said so just before
 
 
-@pytest.mark.parametrize("no", ["2", "不同意", "不要", "算了吧"])
+@pytest.mark.parametrize("no", ["2", "不同意", "不要", "不用了"])
 def test_declining_keeps_nothing_and_queues_nothing(no: str) -> None:
     session = start({"level": "urgent", "message": "房子垮了", "district": "万州区"})
     turn = say(session, no)
