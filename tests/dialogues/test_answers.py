@@ -701,6 +701,7 @@ PARSERS: list[Callable[[str], object]] = [
     normalize,
     parse_amount,
     parse_count,
+    people_and_rest,
     lambda text: parse_age(text, TODAY),
     parse_yes_no,
     parse_mobile,
