@@ -19,6 +19,9 @@ that way, whatever its script, which is never too long for plain ASCII either.
   third part, which ends with `more` (e.g. 回复“全文”…), and the rest is returned so the
   channel can send it when the resident asks. (Knowledge-base answers already come in
   their short `sms` form on this channel: bot/templates/sms/kb_answer.j2.)
+- A template may end its first page with a page break (PAGE, "\\f"): when the whole text
+  is too long and what comes before the break fits with `more`, the SMS end there
+  instead of filling the third part; otherwise the break is a line end.
 - A turn of several replies ends with what the resident is asked: `split_turn` keeps
   that last reply whole and cuts what comes before it instead.
 """
@@ -42,6 +45,7 @@ CUT_BEFORE = {"\n": 0} | dict.fromkeys("（(“‘《【〔[", 3)
 LEAD_INS = frozenset("：:")
 NEVER_FIRST = frozenset("，、：,:。！？；!?;）)”’》】〕]")
 MARKS = re.compile(r"[\s。！？；!?;，、：,:）)”’》】〕\]（(“‘《【〔\[]")
+PAGE = "\f"  # a template's page break (see the module docstring)
 # How a piece is cut (see `_cut`).
 NICE, TIGHT, BEST = "nice", "tight", "best"
 
@@ -154,6 +158,13 @@ def split(
 ) -> Split:
     """The SMS for one reply (see the module docstring). `more` ends a truncated text;
     `sentences`: every part ends at the best boundary it holds."""
+    first, page_break, after = text.strip().partition(PAGE)
+    if page_break:
+        whole = split(text.replace(PAGE, "\n"), more, max_parts, sentences=sentences)
+        page = split(first.rstrip() + more, "", max_parts, sentences=sentences)
+        if whole.truncated and not page.truncated and page.parts[-1].endswith(more):
+            return Split(page.parts, rest=after.strip())
+        return whole
     text = text.strip()
     if sms_length(text) <= SINGLE:
         return Split([text] if text else [])
@@ -190,6 +201,7 @@ def split_turn(texts: Sequence[str], more: str = "", max_parts: int = MAX_PARTS)
     whole = split("\n".join(texts), more=more, max_parts=max_parts)
     if not whole.truncated or len(texts) < 2:
         return whole
+    texts = [t.replace(PAGE, "\n") for t in texts]
     last = len(texts) - 1
     while last > 1 and texts[last - 1].endswith(("：", ":")):
         last -= 1

@@ -9,7 +9,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from integrations.sms.segments import MAX_PARTS, PART, SINGLE, sms_length, split, split_turn
+from integrations.sms.segments import (
+    MAX_PARTS,
+    PAGE,
+    PART,
+    SINGLE,
+    sms_length,
+    split,
+    split_turn,
+)
 
 MORE = "…回复“全文”看后面"
 SENTENCE = "申请低保要向户籍所在地的乡镇人民政府（街道办事处）提出书面申请。"  # 32 characters
@@ -106,6 +114,17 @@ def test_a_text_longer_than_three_parts_is_cut_at_a_sentence_with_the_offer() ->
     assert result.rest.startswith(SENTENCE[:5])
 
 
+def test_a_page_break_ends_the_first_sms_when_the_whole_does_not_fit() -> None:
+    first, then = SENTENCE * 2, SENTENCE * 8
+    result = split(first + "\n" + PAGE + then, more=MORE)
+    assert result.parts == [f"(1/2){SENTENCE}", f"(2/2){SENTENCE}{MORE}"]  # not 3 parts
+    assert result.rest == then
+    short = SENTENCE + PAGE + SENTENCE  # the whole fits: the break is a line end
+    assert split(short, more=MORE) == split(SENTENCE + "\n" + SENTENCE, more=MORE)
+    long = SENTENCE * 6 + PAGE + then  # the first page alone does not fit: as if no break
+    assert split(long, more=MORE) == split(SENTENCE * 6 + "\n" + then, more=MORE)
+
+
 def test_an_empty_text_is_no_sms() -> None:
     assert split("  \n").parts == []
 
@@ -117,7 +136,7 @@ def test_a_suffix_that_cannot_fit_is_refused() -> None:
 
 texts = st.text(
     alphabet=st.one_of(
-        st.sampled_from("低保申请条件收入财产。，！？；、\n 123abc😀（）"),
+        st.sampled_from("低保申请条件收入财产。，！？；、\n\f 123abc😀（）"),
         st.characters(codec="utf-8"),
     ),
     max_size=600,
@@ -130,6 +149,7 @@ texts = st.text(
 def test_every_split_is_one_sms_of_70_or_at_most_3_parts_of_67(sentences: bool, text: str) -> None:
     result = split(text, more=MORE, sentences=sentences)
     parts = result.parts
+    assert not any(PAGE in part for part in parts)  # a page break never goes out
     if len(parts) == 1 and not LABEL.match(parts[0]):
         assert sms_length(parts[0]) <= SINGLE
         return
@@ -179,6 +199,7 @@ def test_a_turn_whose_last_reply_cannot_fit_is_split_as_one_text() -> None:
 def test_every_turn_is_well_formed_and_loses_nothing(replies: list[str]) -> None:
     result = split_turn(replies, more=MORE)
     parts = result.parts
+    assert not any(PAGE in part for part in parts)
     if len(parts) == 1 and not LABEL.match(parts[0]):
         assert sms_length(parts[0]) <= SINGLE
         sent = parts[0]
