@@ -1,0 +1,125 @@
+"""The SMS forms of the screening result and its detail (bot/templates/sms/), split as the
+SMS channel splits them: what the resident must see arrives in the SMS sent at once,
+not in the rest that waits for 全文."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from typing import Any
+
+import pytest
+
+from bot.render import render_reply
+from integrations.sms.segments import Split, split
+from knowledge.eligibility import PROGRAMS, assess
+from knowledge.household import Household
+
+MORE = render_reply("sms", "sms_more", {}).text
+OFFER = "回复1转交乡镇窗口，2不用"
+
+# The household of CONTRACTS.md: 67, alone, rural 奉节县, 350 yuan a month.
+HOUSEHOLD: dict[str, Any] = {
+    "as_of": "2025-08-01",
+    "district": "奉节县",
+    "area": "rural",
+    "members": [
+        {
+            "age": 67,
+            "employed": False,
+            "student": False,
+            "serious_illness": False,
+            "disability_grade": 0,
+            "disability_kind": None,
+            "income": {
+                "wages": 0,
+                "business": 0,
+                "farming": 150,
+                "pension": 0,
+                "basic_pension": 180,
+                "support": 200,
+                "other": 0,
+            },
+        }
+    ],
+    "financial_assets": 3000,
+    "vehicle_values": [],
+    "homes": 1,
+    "legal_supporter": "none",
+    "receiving": [],
+    "income_rise_from_work": False,
+    "hardship": {
+        "sudden_event": False,
+        "major_medical_expense": False,
+        "basic_needs_unmet": False,
+        "months_without_income": 0,
+        "unemployment_insurance": False,
+    },
+}
+
+
+def sent(name: str, result: dict[str, Any], level: str) -> Split:
+    text = render_reply("sms", name, {"result": result, "level": level}).text
+    return split(text, more=MORE)
+
+
+def listing(verdicts: tuple[str, ...]) -> dict[str, Any]:
+    """A synthetic result: these verdicts for the nine programs, the largest amount."""
+    reason = {"rule": "r", "passed": False, "text": "要核实。", "source": "渝民〔2022〕239号"}
+    programs = {
+        code: {"verdict": v, "reasons": [reason]}
+        for code, v in zip(PROGRAMS, verdicts, strict=True)
+    }
+    programs["dibao"]["amount_estimate"] = 3456.78
+    return {"programs": programs, "guidance": [], "notice": "不是审批决定。"}
+
+
+@pytest.mark.parametrize("level", ["urgent", "normal"])
+def test_a_result_listing_all_nine_programs_is_sent_whole_with_its_offer(level: str) -> None:
+    for verdicts in itertools.product(("likely", "possible"), repeat=len(PROGRAMS)):
+        result = sent("screening_result", listing(verdicts), level)
+        assert not result.truncated, (verdicts, result.parts)
+        assert len(result.parts) <= 3
+        first = result.parts[0]
+        if level == "urgent":  # in the first SMS, whatever follows
+            assert "紧急" in first, verdicts
+            assert OFFER in first, verdicts
+        else:
+            assert OFFER in result.parts[-1], verdicts
+
+
+def household(**changes: Any) -> dict[str, Any]:
+    data = copy.deepcopy(HOUSEHOLD)
+    data.update(changes)
+    return assess(Household.from_dict(data)).to_dict()
+
+
+URGENT = {**HOUSEHOLD["hardship"], "sudden_event": True, "basic_needs_unmet": True}
+DETAILS = {
+    "normal": (household(), "normal"),
+    "urgent": (household(hardship=URGENT), "urgent"),
+    "before the deadlines were set": (household(as_of="2022-10-01"), "normal"),
+    "an exempt vehicle": (household(vehicle_values=[20000]), "normal"),
+}
+
+
+@pytest.mark.parametrize("case", list(DETAILS))
+def test_the_detail_says_where_what_to_bring_and_how_long_in_the_sms_sent_at_once(
+    case: str,
+) -> None:
+    result, level = DETAILS[case]
+    detail = sent("screening_detail", result, level)
+    assert detail.truncated  # the reasons and the guidance in full wait for 全文
+    assert len(detail.parts) <= 3
+    first = "".join(detail.parts)
+    for fragment in ("乡镇（街道）社会救助窗口申请", "身份证、户口簿", "授权书", OFFER, MORE):
+        assert fragment in first, (case, fragment)
+    assert "个工作日" in first or "告知为准" in first, case
+    if level == "urgent":  # help at once, and the offer, in the first SMS
+        assert "先行救助" in detail.parts[0]
+        assert OFFER in detail.parts[0]
+    else:
+        assert len(detail.parts) == 2  # the first page costs no third SMS
+    assert "低保（很可能符合）：" in detail.rest  # a program's reasons
+    assert "要带什么：" in detail.rest  # the guidance in full
+    assert "不是审批决定" in detail.rest
