@@ -234,8 +234,8 @@ def test_quality_goals_on_the_evaluation_sets() -> None:
     # what went wrong in use: statements answered as questions, dialect questions missed
     use = report["kb_use"]
     assert use.rejection >= 0.95
-    assert use.top1 >= 0.5
-    assert use.top3 >= 0.9
+    assert use.top1 >= 0.7
+    assert use.top3 >= 0.95
 
 
 @pytest.mark.parametrize(
