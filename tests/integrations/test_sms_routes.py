@@ -558,6 +558,33 @@ async def test_a_full_screening_by_sms_with_twiml_replies(
     assert session["result"]["district"] == ANSWERS["district"]
 
 
+async def test_an_urgent_screening_by_sms_offers_the_referral_in_its_first_sms(
+    sms: tuple[Services, Client, GatewayRecorder],
+) -> None:
+    """The run the audit found filling 3×67 characters: urgent, 在领低保, 不知道 to the
+    rest, nine programs to list."""
+    services, client, _ = sms
+    sids = iter(f"SM{n:04d}" for n in range(3000, 3100))
+    replies: list[list[str]] = []
+
+    async def say(state: str, text: str) -> None:
+        replies.append((await twilio(client, text, next(sids)))[1])
+
+    await say("-", "测一测")
+    answers = {"receiving": "1", "size": "1", "hardship": "1 3"}
+    await answer_screening(services, f"sms:{NUMBER}", say, answers)
+    result = replies[-1]
+    well_formed(result)
+    assert "紧急" in result[0]
+    assert "回复1转交" in result[0]
+    assert "全文" not in "".join(result)  # nothing held back
+    _, detail = await twilio(client, "详细", next(sids))
+    well_formed(detail)
+    assert "先行救助" in detail[0]
+    assert "回复1转交" in detail[0]
+    assert "身份证" in "".join(detail)
+
+
 async def test_a_body_over_the_cap_is_refused(
     sms: tuple[Services, Client, GatewayRecorder],
 ) -> None:
