@@ -30,36 +30,20 @@ def _env(html: bool) -> jinja2.Environment:
         keep_trailing_newline=True,
         auto_reload=False,  # templates ship with the package: no stat() per render
     )
-    env.filters["yuan"] = format_yuan
-    env.filters["within"] = format_within
-    env.filters["duration"] = format_duration
+    add_word_filters(env)
     return env
 
 
-def format_yuan(value: float | int | None) -> str:
-    """350.0 -> '350', 12.5 -> '12.5', None -> '未知'."""
-    if value is None:
-        return "未知"
-    number = round(float(value), 2)
-    return f"{number:.2f}".rstrip("0").rstrip(".") if number != int(number) else str(int(number))
+def add_word_filters(env: jinja2.Environment) -> None:
+    """`value | yuan`, `seconds | within`, `seconds | duration`: the macros of the same
+    name in common/_macros.j2, where their words are (350, 4小时内, 一天)."""
+    for name in ("yuan", "within", "duration"):
+        env.filters[name] = functools.partial(_macro, env, name)
 
 
-def format_within(seconds: float) -> str:
-    """A delay as residents say it: 30分钟内, 4小时内, 2天内."""
-    minutes = max(1, round(seconds / 60))
-    if minutes <= 90:
-        return f"{minutes}分钟内"
-    hours = round(minutes / 60)
-    return f"{hours}小时内" if hours <= 48 else f"{round(hours / 24)}天内"
-
-
-def format_duration(seconds: float) -> str:
-    """A length of time as residents say it: 一天, 3天, 12小时, 30分钟."""
-    minutes = max(1, round(seconds / 60))
-    if minutes % 1440 == 0:
-        days = minutes // 1440
-        return "一天" if days == 1 else f"{days}天"
-    return f"{minutes // 60}小时" if minutes % 60 == 0 else f"{minutes}分钟"
+def _macro(env: jinja2.Environment, name: str, *args: Any) -> str:
+    text: str = getattr(env.get_template("common/_macros.j2").module, name)(*args)
+    return text  # Markup where the environment escapes: not escaped twice
 
 
 @functools.cache

@@ -219,7 +219,7 @@ def _plain(value: float | None) -> float | int | None:
 
 
 def format_yuan(value: float | int | None) -> str:
-    """350.0 -> '350', 12.5 -> '12.5' (the same as bot.render's `yuan`)."""
+    """350.0 -> '350', 12.5 -> '12.5' (as the `yuan` macro of bot/templates/common/_macros.j2)."""
     if value is None:
         return "?"
     number = round(float(value), 2)

@@ -31,7 +31,7 @@ from bot.console.auth import Auth, Login, same
 from bot.console.texts import text
 from bot.console.users import Users
 from bot.referrals import ReferralQueue, mask_phone
-from bot.render import format_yuan
+from bot.render import add_word_filters
 from bot.store import Store, StoreUnavailable
 from dialogues.screening import short_source
 
@@ -109,7 +109,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["yuan"] = format_yuan
+    add_word_filters(env)
     env.filters["clock"] = format_clock
     env.filters["left"] = format_left
     env.filters["masked"] = mask_phone
