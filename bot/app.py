@@ -144,6 +144,11 @@ class Services:
         https = bool(config.public_url and config.public_url.startswith("https://"))
         webchat = WebChat(inbox, store, https=https)
         gateway = open_gateway(config)
+        if gateway is None:
+            log.warning(
+                "SMS_PROVIDER is not set: staff replies cannot reach residents on SMS, nor the "
+                "callers of referrals that operators create; the console tells staff to phone"
+            )
         sms_channel = SmsChannel(inbox, store, gateway)
         delivery.register("web", webchat.sender())
         if gateway is not None:

@@ -8,7 +8,7 @@ the district is unknown (issue 6, "Referrals and the queue").
 
 Life of a referral (every change appends to `audit`; nothing is ever deleted from it):
 
-    new ──claim──> claimed ──mark_contacted / reply──> contacted ──resolve──> resolved
+    new ──claim──> claimed ──mark_contacted / reply_sent──> contacted ──resolve──> resolved
      ^  <──release / claim timeout──┘                      │
      │                                                      └──resolve──> resolved
      └─ transferred (waiting in its new queue; claimed like `new`)
@@ -16,7 +16,7 @@ Life of a referral (every change appends to `audit`; nothing is ever deleted fro
 - Deadlines are to be *claimed* by: unclaimed past it (status `new` or `transferred`),
   a referral is escalated: it shows in its district's queue too and the district's
   supervisors are notified.
-- A claim not followed by contact (`mark_contacted`, `reply`) or resolution within the
+- A claim not followed by contact (`mark_contacted`, a delivered reply) or resolution within the
   claim timeout is taken back: the referral returns to `new` (a staff member who
   claimed and went away, or a worker that crashed, loses nothing).
 
@@ -217,6 +217,7 @@ class Summary:
     contact: str  # masked
     signals: tuple[str, ...]
     notification_failed: bool  # a staff notification about it could not be delivered
+    reply_failed: bool = False  # the latest staff reply did not reach the resident
 
     @classmethod
     def of(cls, referral: Referral, now: float) -> Summary:
@@ -237,6 +238,8 @@ class Summary:
             contact=mask_phone(referral.contact),
             signals=tuple(referral.signals),
             notification_failed=any(n.get("status") == "failed" for n in referral.notifications),
+            reply_failed=[m["delivery"] for m in referral.thread if "delivery" in m][-1:]
+            == ["failed"],
         )
 
 
@@ -254,6 +257,7 @@ class StaffReply:
     channel: str
     address: str
     text: str
+    index: int  # its place in the thread, for `reply_sent`
 
 
 class ReferralQueue(Protocol):
@@ -294,8 +298,16 @@ class ReferralQueue(Protocol):
         ...
 
     async def reply(self, reference: str, staff: str, text: str) -> StaffReply:
-        """Add the holder's text to the thread (claimed -> contacted) and return where to
-        send it; the caller sends it through the resident's channel."""
+        """Add the holder's text to the thread, marked `sending`, and return where to send
+        it; the caller sends it through the resident's channel, then calls `reply_sent`."""
+        ...
+
+    async def reply_sent(
+        self, reference: str, staff: str, index: int, error: str | None = None
+    ) -> Referral:
+        """Record how sending thread message `index` went: delivered (`error` None; claimed
+        -> contacted, the claim acknowledged) or not (`error`: a bot.delivery reason; the
+        status stays, the message is marked undelivered). Recording twice changes nothing."""
         ...
 
     async def resolve(self, reference: str, staff: str, outcome: str) -> Referral:

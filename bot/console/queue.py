@@ -122,6 +122,7 @@ async def _referral_page(
         done_values={"queue": query(request, "to")},
         transfer=_transfer_choices(login),
         max_text=MAX_TEXT,
+        can_send=console.delivery is not None and referral.channel in console.delivery.channels,
     )
 
 
@@ -243,25 +244,31 @@ async def reply(request: web.Request, login: Login) -> web.StreamResponse:
         return await _referral_page(
             request, login, referral, status=400, error="text_long", values=values
         )
+    queue = _queue(console)
     try:
-        sent = await _queue(console).reply(referral.reference, login.user.name, text)
+        sent = await queue.reply(referral.reference, login.user.name, text)
     except (Conflict, InvalidTransition) as exc:
         return await _refused(request, login, referral, exc)
     except NotFound:
         return _not_found(request, login)
-    if console.delivery is None:
-        log.warning("referral %s: reply not delivered, no delivery configured", sent.reference)
-        return await _referral_page(request, login, referral, status=502, error="delivery_missing")
+    # In the thread as `sending` first: a crash while sending leaves it marked unconfirmed.
+    # Only a delivered reply makes the referral contacted (and, on Redis, acknowledges the
+    # claim); an undelivered one stays marked so in the thread.
+    reason = None
     try:
+        if console.delivery is None:
+            raise DeliveryError("no_channel")
         reply_to_resident = handover.resident_reply(referral, text)
         await console.delivery.send(sent.channel, sent.address, [reply_to_resident])
     except DeliveryError as exc:
-        log.warning("referral %s: reply not delivered (%s)", sent.reference, exc.reason)
-        current = await _queue(console).get(referral.reference) or referral
+        reason = exc.reason
+        log.warning("referral %s: reply not delivered (%s)", sent.reference, reason)
+    current = await queue.reply_sent(sent.reference, login.user.name, sent.index, reason)
+    if reason is not None:
+        error = "delivery_missing" if console.delivery is None else "delivery_failed"
         return await _referral_page(
-            request, login, current, status=502, error="delivery_failed",
-            values={"reason": exc.reason},
-        )  # fmt: skip
+            request, login, current, status=502, error=error, values={"reason": reason}
+        )
     idle = getattr(console.config, "idle_timeout", None)
     await handover.begin(console.store, referral, idle)
     raise _back(referral.reference, "replied")

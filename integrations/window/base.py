@@ -152,7 +152,15 @@ class Window(abc.ABC):
 
     async def reply(self, reference: str, staff: str, text: str) -> StaffReply:
         referral = await self._act(reference, lambda r, now: rules.reply(r, staff, text, now))
-        return StaffReply(reference, referral.channel, referral.address, text)
+        index = len(referral.thread) - 1
+        return StaffReply(reference, referral.channel, referral.address, text, index)
+
+    async def reply_sent(
+        self, reference: str, staff: str, index: int, error: str | None = None
+    ) -> Referral:
+        return await self._act(
+            reference, lambda r, now: rules.reply_sent(r, staff, index, error, now)
+        )
 
     async def resolve(self, reference: str, staff: str, outcome: str) -> Referral:
         return await self._act(reference, lambda r, now: rules.resolve(r, staff, outcome, now))

@@ -49,6 +49,7 @@ WORKING_DAYS_NORMAL = 2
 CHINA = dt.timezone(dt.timedelta(hours=8))
 NOTIFIED_LEVELS = ("emergency", "urgent")  # new and transferred referrals notify staff
 MAX_STAFF_ID = 64
+SENDING, DELIVERED, UNDELIVERED = "sending", "delivered", "failed"  # a staff reply's `delivery`
 
 
 # --- deadlines ------------------------------------------------------------------------
@@ -139,12 +140,38 @@ def mark_contacted(referral: Referral, staff: str, now: float) -> Referral:
 
 
 def reply(referral: Referral, staff: str, text: str, now: float) -> Referral:
+    """The holder's words, in the thread as `sending` until `reply_sent` says how it went."""
     staff = _holder(referral, staff, "reply")
     if not text.strip():
         raise ValueError("a reply needs text")
     changed = _next(referral, now, staff, "replied")
-    changed.thread.append({"at": now, "author": staff, "text": text[:MAX_TEXT]})
-    changed.status = "contacted"
+    changed.thread.append(
+        {"at": now, "author": staff, "text": text[:MAX_TEXT], "delivery": SENDING}
+    )
+    return changed
+
+
+def reply_sent(
+    referral: Referral, staff: str, index: int, error: str | None, now: float
+) -> Referral:
+    """The outcome of sending thread message `index`: delivered (the resident has been
+    contacted: claimed -> contacted) or not (`error`, a bot.delivery reason: the status
+    stays, so the claim is not acknowledged and the console shows the reply unsent)."""
+    thread = referral.thread
+    if not 0 <= index < len(thread) or thread[index].get("delivery") != SENDING:
+        return referral  # recorded already
+    if thread[index].get("author") != staff:
+        raise Conflict(referral.reference, thread[index].get("author"))
+    if error is None:
+        changed = _next(referral, now, staff, "reply_delivered")
+    else:
+        changed = _next(referral, now, staff, "reply_undelivered", {"reason": error})
+    message = changed.thread[index]
+    message["delivery"] = DELIVERED if error is None else UNDELIVERED
+    if error is not None:
+        message["error"] = error
+    elif changed.status == "claimed" and changed.assignee == staff:
+        changed.status = "contacted"
     return changed
 
 

@@ -14,6 +14,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.app import Services
 from bot.messages import Reply
 from tests.channel_support import config_for, gateway_server, serving
@@ -144,6 +146,22 @@ async def test_delivery_has_a_sender_for_each_configured_channel(tmp_path: Path)
             assert recorder.texts() == ["您好"]
         finally:
             await services.close()
+
+
+async def test_start_up_warns_that_sms_replies_need_a_provider(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    def warned() -> bool:
+        return any("SMS_PROVIDER" in r.getMessage() for r in caplog.records)
+
+    services = await Services.open(config_for(tmp_path / "bare"))
+    await services.close()
+    assert warned()
+    caplog.clear()
+    env = {"SMS_PROVIDER": "http", "SMS_GATEWAY_URL": "http://127.0.0.1:9/send"}
+    services = await Services.open(config_for(tmp_path / "sms", env))
+    await services.close()
+    assert not warned()
 
 
 async def test_bodies_over_the_cap_are_413(tmp_path: Path) -> None:

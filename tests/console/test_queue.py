@@ -157,8 +157,9 @@ async def test_claim_reply_resolve_reaches_the_resident_and_the_audit(
     actions = [(e["who"], e["action"]) for e in done.audit]
     assert actions == [
         ("system", "created"), ("staff_a", "claimed"), ("staff_a", "replied"),
-        ("staff_a", "resolved"),
+        ("staff_a", "reply_delivered"), ("staff_a", "resolved"),
     ]  # fmt: skip
+    assert done.thread[-1]["delivery"] == "delivered"
     session, _ = await Sessions(server.services.store).load(f"web:{'b' * 32}")
     assert session.handover is None  # back to the bot
     _, page = await b.get(base)
@@ -301,14 +302,26 @@ async def test_an_undeliverable_reply_is_kept_and_reported(server: Server, brows
     await b.post(f"{base}/claim", {})
     assert isinstance(server.services.delivery, Delivery)
     assert "sms" not in server.services.delivery.channels
+    _, page = await b.get(base)
+    assert 'id="cannot-send"' in page  # said before anyone writes
     status, body, _ = await b.post(f"{base}/reply", {"text": "请回电话"})
     assert status == 502
     assert "没能发送给居民" in body
     after = await server.services.referrals.get(referral.reference)
     assert after is not None
     assert after.thread[-1]["text"] == "请回电话"
+    assert (after.thread[-1]["delivery"], after.thread[-1]["error"]) == ("failed", "no_channel")
+    assert after.status == "claimed"  # not contacted: the resident got nothing
+    actions = [e["action"] for e in after.audit]
+    assert actions[-2:] == ["replied", "reply_undelivered"]
     session, _ = await Sessions(server.services.store).load("sms:13900139000")
     assert session.handover is None  # not handed over: the resident got nothing
+    _, page = await b.get(base)  # after a reload, still marked
+    assert "居民没有收到：这个渠道没有接入发送" in page
+    assert "回复未送达" in page  # the audit trail
+    assert '<span class="status" id="status">已认领</span>' in page
+    _, queue = await b.get("/console/queue")
+    assert "回复未送达" in queue
 
 
 async def test_a_session_is_ended_when_its_user_is_disabled(server: Server, browser: Make) -> None:

@@ -241,22 +241,51 @@ async def test_the_whole_way_with_an_audit_entry_per_change(
     backend.clock.now += 60
     await window.add_message(ref, "resident", "什么时候来人")
     sent = await window.reply(ref, "zhang", "下午两点到您家")
-    assert (sent.reference, sent.channel, sent.address, sent.text) == (
-        ref, "sms", "+8613800138000", "下午两点到您家")  # fmt: skip
-    contacted = await window.get(ref)
-    assert contacted is not None
+    assert (sent.reference, sent.channel, sent.address, sent.text, sent.index) == (
+        ref, "sms", "+8613800138000", "下午两点到您家", 2)  # fmt: skip
+    sending = await window.get(ref)
+    assert sending is not None
+    assert sending.status == "claimed"  # not contacted before the resident has it
+    contacted = await window.reply_sent(ref, "zhang", sent.index)
     assert contacted.status == "contacted"
-    assert [(m["author"], m["text"]) for m in contacted.thread] == [
-        ("resident", WORDS), ("resident", "什么时候来人"), ("zhang", "下午两点到您家")]  # fmt: skip
+    assert [(m["author"], m["text"], m.get("delivery")) for m in contacted.thread] == [
+        ("resident", WORDS, None), ("resident", "什么时候来人", None),
+        ("zhang", "下午两点到您家", "delivered")]  # fmt: skip
+    assert await window.reply_sent(ref, "zhang", sent.index) == contacted  # recorded once
     assert await window.mark_contacted(ref, "zhang") == contacted
     resolved = await window.resolve(ref, "zhang", "已上门，临时救助800元")
     assert (resolved.status, resolved.outcome) == ("resolved", "已上门，临时救助800元")
     assert resolved.resolved_at == backend.clock.now
-    assert actions(resolved) == ["created", "claimed", "message", "replied", "resolved"]
-    assert [e["who"] for e in resolved.audit] == ["system", "zhang", "resident", "zhang", "zhang"]
+    assert actions(resolved) == [
+        "created", "claimed", "message", "replied", "reply_delivered", "resolved"]  # fmt: skip
+    assert [e["who"] for e in resolved.audit] == [
+        "system", "zhang", "resident", "zhang", "zhang", "zhang"]  # fmt: skip
     assert resolved.version == len(resolved.audit)
     assert await window.list([TOWNSHIP]) == []
     assert [s.reference for s in await window.list([TOWNSHIP], statuses=["resolved"])] == [ref]
+
+
+async def test_an_undelivered_reply_leaves_the_referral_uncontacted(window: Window) -> None:
+    ref = (await window.create(draft())).reference
+    await window.claim(ref, "zhang")
+    sent = await window.reply(ref, "zhang", "请回电话")
+    failed = await window.reply_sent(ref, "zhang", sent.index, "no_channel")
+    assert (failed.status, failed.assignee) == ("claimed", "zhang")
+    message = failed.thread[-1]
+    assert (message["author"], message["text"]) == ("zhang", "请回电话")
+    assert (message["delivery"], message["error"]) == ("failed", "no_channel")
+    assert actions(failed)[-2:] == ["replied", "reply_undelivered"]
+    assert failed.audit[-1]["detail"] == {"reason": "no_channel"}
+    (summary,) = await window.list([TOWNSHIP])
+    assert summary.reply_failed
+    assert await window.reply_sent(ref, "zhang", sent.index) == failed  # recorded already
+    again = await window.reply(ref, "zhang", "在吗")
+    with pytest.raises(Conflict):  # only its author records how a reply went
+        await window.reply_sent(ref, "li", again.index)
+    delivered = await window.reply_sent(ref, "zhang", again.index)
+    assert delivered.status == "contacted"
+    (summary,) = await window.list([TOWNSHIP])
+    assert not summary.reply_failed
 
 
 async def test_mark_contacted_acknowledges_the_claim(window: Window) -> None:

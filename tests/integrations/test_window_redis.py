@@ -230,6 +230,20 @@ async def test_the_notifier_recreates_its_group_when_redis_lost_it(
     assert len(unavailable) <= 1
 
 
+async def test_only_a_delivered_reply_acknowledges_the_claim(
+    window: RedisWindow, raw: redis.Redis
+) -> None:
+    created = await window.create(draft())
+    await window.claim(created.reference, "zhang")
+    sent = await window.reply(created.reference, "zhang", "请回电话")
+    await window.reply_sent(created.reference, "zhang", sent.index, "no_channel")
+    (pending,) = raw.xpending_range(STREAM, "claims", "-", "+", 10)
+    assert pending["consumer"] == "staff:zhang"  # still a claim: nobody reached the resident
+    again = await window.reply(created.reference, "zhang", "明天上门")
+    await window.reply_sent(created.reference, "zhang", again.index)
+    assert raw.xpending_range(STREAM, "claims", "-", "+", 10) == []
+
+
 async def test_a_lost_claims_group_is_made_again(window: RedisWindow, raw: redis.Redis) -> None:
     created = await window.create(draft())
     raw.xgroup_destroy(STREAM, "claims")
