@@ -45,6 +45,7 @@ from bot.referrals import ReferralQueue
 from bot.router import REFERRAL, SCREENING, Router
 from bot.sessions import Sessions
 from bot.store import Store, open_store
+from bot.store.embedded import DirectoryInUse, EmbeddedStore
 from bot.web import WebChat
 from dialogues import referral, screening
 from integrations.sms.channel import SmsChannel
@@ -128,6 +129,19 @@ class Services:
         targets = notify_targets(config)
         metrics = Metrics()
         store = open_store(config.redis_url or config.data_dir)
+        if isinstance(store, EmbeddedStore):  # one process per data directory
+            try:
+                store.hold()
+            except DirectoryInUse as exc:
+                await store.close()
+                raise ConfigError(
+                    [
+                        f"RESIDENTBOT_DATA_DIR: {exc.directory} 正由另一个进程"
+                        f"（pid {exc.holder or '?'}）使用，一个数据目录只能运行一个 serve 或 "
+                        "chat / in use by another process: one serve or chat per data "
+                        "directory (several workers need REDIS_URL)"
+                    ]
+                ) from None
         delivery = Delivery()
         relay = HttpNotifier(targets.relay, token=config.notify_token) if targets.relay else None
         notifier = ChannelNotifier(delivery, relay)

@@ -58,5 +58,8 @@ def chat() -> None:
         raise SystemExit(2) from None
     try:
         asyncio.run(run(config, sys.stdin, sys.stdout))
+    except ConfigError as exc:  # found at start-up: the data directory in use, say
+        sys.stderr.write(f"residentbot: {exc}\n")
+        raise SystemExit(2) from None
     except KeyboardInterrupt:
         sys.stdout.write("\n")

@@ -17,9 +17,13 @@ statements of this process serialised, so each single-statement upsert is atomic
 Expiry. Times are absolute unix seconds from `clock` (injectable for tests), so a TTL
 survives restarts. Reads ignore expired rows; writes purge them every `purge_interval`.
 
-Locks. In-process leases per key (this store serves one process; two servers on one
-data directory would not exclude each other): the holder's lease lapses after
-`timeout`, so an abandoned holder cannot block a sender forever, exactly like Redis.
+Locks. In-process leases per key: the holder's lease lapses after `timeout`, so an
+abandoned holder cannot block a sender forever, exactly like Redis. They exclude nothing
+in another process, so `serve` and `chat` first `hold()` the data directory: an exclusive
+advisory lock (`fcntl.flock`) on `<data dir>/residentbot.lock`, kept until `close()` and
+dropped by the kernel when the process dies however it dies. A second process on the
+same directory gets `DirectoryInUse` (two servers would both accept one delivery as new).
+Short commands (`residentbot users`) do not hold it: they work beside a running server.
 
 Units (`locked`). The lease, one thread call for the reads, and the writes in one
 transaction: one fsync per message however many records it changes.
@@ -28,7 +32,9 @@ transaction: one fsync per message however many records it changes.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -57,6 +63,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 FILENAME = "store.sqlite3"
+LOCK_FILENAME = "residentbot.lock"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS kv (
     ns TEXT NOT NULL,
@@ -92,6 +99,14 @@ RETURNING value
 PURGE = "DELETE FROM kv WHERE expires IS NOT NULL AND expires <= ?"
 
 
+class DirectoryInUse(Exception):
+    """Another process holds the data directory."""
+
+    def __init__(self, directory: Path, holder: str) -> None:
+        super().__init__(f"{directory} is in use by process {holder or '?'}")
+        self.directory, self.holder = directory, holder
+
+
 class EmbeddedStore:
     def __init__(
         self,
@@ -112,6 +127,7 @@ class EmbeddedStore:
         self._last_purge = float("-inf")
         self._closed = False
         self._leases: dict[str, _Lease] = {}
+        self._held: int | None = None  # the lock file's descriptor while `hold()` holds it
 
     # --- the records ------------------------------------------------------------------
 
@@ -205,13 +221,33 @@ class EmbeddedStore:
             return False
         return True
 
-    async def close(self) -> None:
-        if self._closed:
+    def hold(self) -> None:
+        """This process alone serves from the directory until `close()`; DirectoryInUse
+        (naming the holder's process id) when another process already does."""
+        if self._held is not None:
             return
-        self._closed = True
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self._close_connection)
-        self._executor.shutdown(wait=True)
+        directory = self.path.parent
+        directory.mkdir(parents=True, exist_ok=True)
+        fd = os.open(directory / LOCK_FILENAME, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip()
+            os.close(fd)
+            raise DirectoryInUse(directory, holder) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._held = fd
+
+    async def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._executor, self._close_connection)
+            self._executor.shutdown(wait=True)
+        if self._held is not None:
+            os.close(self._held)  # and with it the lock
+            self._held = None
 
     def _close_connection(self) -> None:
         if self._db is not None:

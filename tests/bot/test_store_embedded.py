@@ -7,16 +7,17 @@ import asyncio
 import os
 import signal
 import sqlite3
+import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 from bot.store import StoreUnavailable
-from bot.store.embedded import FILENAME, EmbeddedStore
-
-ROOT = Path(__file__).resolve().parents[2]
+from bot.store.embedded import FILENAME, DirectoryInUse, EmbeddedStore
+from tests.conftest import ROOT, free_port
 
 WRITER = """
 import asyncio, sys
@@ -154,3 +155,70 @@ async def test_released_locks_leave_no_trace(tmp_path: Path) -> None:
             pass
     assert store._leases == {}
     await store.close()
+
+
+def start_serving(data: Path, port: int) -> subprocess.Popen[str]:
+    """`residentbot serve` as a real process, answering /healthz."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RESIDENTBOT_DATA_DIR": str(data),
+           "RESIDENTBOT_PORT": str(port)}  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve"],
+        cwd=data.parent, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
+                if answer.status == 200:
+                    return process
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    _, stderr = process.communicate(timeout=10)
+    raise AssertionError(f"serve did not start: {stderr}")
+
+
+def test_one_data_directory_serves_one_process(tmp_path: Path) -> None:
+    """A second serve or chat on the directory stops at start-up naming it; `users` works
+    beside the server; the lock dies with its process, even by SIGKILL."""
+    data = tmp_path / "var"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RESIDENTBOT_DATA_DIR": str(data),
+           "RESIDENTBOT_PORT": str(free_port())}  # fmt: skip
+    first = start_serving(data, free_port())
+    later: subprocess.Popen[str] | None = None
+    try:
+        for command in ("serve", "chat"):
+            done = subprocess.run(
+                [sys.executable, "-m", "bot", command],
+                cwd=tmp_path, env=env, input="", capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            assert done.returncode == 2, (command, done.stderr)
+            assert f"RESIDENTBOT_DATA_DIR: {data}" in done.stderr
+            assert f"pid {first.pid}" in done.stderr
+            assert "Traceback" not in done.stderr
+        users = subprocess.run(
+            [sys.executable, "-m", "bot", "users", "list"],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert users.returncode == 0, users.stderr
+        first.kill()
+        first.communicate(timeout=10)
+        later = start_serving(data, free_port())
+    finally:
+        for process in (first, later):
+            if process is not None and process.poll() is None:
+                process.terminate()
+                process.communicate(timeout=20)
+
+
+async def test_hold_is_refused_while_another_store_holds_the_directory(tmp_path: Path) -> None:
+    first, second = EmbeddedStore(tmp_path), EmbeddedStore(tmp_path)
+    first.hold()
+    with pytest.raises(DirectoryInUse) as refused:
+        second.hold()
+    assert refused.value.directory == tmp_path
+    assert refused.value.holder == str(os.getpid())
+    await first.close()
+    second.hold()  # released with the first store
+    await second.close()
+    await second.close()
