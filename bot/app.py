@@ -48,7 +48,7 @@ from bot.store import Store, open_store
 from bot.store.embedded import DirectoryInUse, EmbeddedStore
 from bot.web import WebChat
 from dialogues import referral, screening
-from integrations.sms.channel import SmsChannel
+from integrations.sms.channel import SmsChannel, e164
 from integrations.sms.gateway import Gateway, open_gateway
 from integrations.sms.routes import routes as sms_routes
 from integrations.telegram.channel import TelegramChannel
@@ -90,13 +90,19 @@ def notify_targets(config: Config) -> Targets:
                 f"{setting}: {path} 里的 {kind}: 通知对象只能经 relay 发送 / "
                 f"{kind}: targets need a relay"
             )
-    if wired["telegram"]:
-        for target in sorted(t.address for t in targets.all() if t.kind == "telegram"):
-            if not target.lstrip("-").isdigit():
-                problems.append(
-                    f"{setting}: telegram:{target} 应为群组的数字 chat id / "
-                    "must be a numeric chat id"
-                )
+    for target in sorted(targets.all(), key=lambda t: (t.kind, t.address)):
+        if not wired.get(target.kind):
+            continue  # the relay's business
+        if target.kind == "telegram" and not target.address.lstrip("-").isdigit():
+            problems.append(
+                f"{setting}: telegram:{target.address} 应为群组的数字 chat id / "
+                "must be a numeric chat id"
+            )
+        if target.kind == "sms":
+            try:
+                e164(target.address)
+            except ValueError:
+                problems.append(f"{setting}: {target.label} 不是电话号码 / not a phone number")
     if problems:
         raise ConfigError(problems)
     if not targets.by_queue:

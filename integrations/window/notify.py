@@ -45,6 +45,7 @@ from bot.delivery import Delivery, DeliveryError
 from bot.messages import Reply
 from bot.referrals import UNROUTED, Referral, district_of, mask_phone
 from bot.render import HTML_CHANNELS, render
+from integrations.sms.channel import e164
 from integrations.window.rules import CHINA
 
 log = logging.getLogger(__name__)
@@ -124,10 +125,13 @@ class ChannelNotifier:
 
     async def send(self, target: Target, text: str) -> None:
         if self._own(target.kind):
+            address = target.address
+            if target.kind == "sms":
+                address = e164(address)  # as the gateways and the opt-out list have numbers
             if target.kind in HTML_CHANNELS:  # the text is plain; the channel speaks HTML
                 text = html.escape(text, quote=False)
             try:
-                await self.delivery.send(target.kind, target.address, [Reply(text)])
+                await self.delivery.send(target.kind, address, [Reply(text)])
             except DeliveryError as error:
                 raise NotifyError(f"{target.kind}: {error.reason}") from error
         elif self.relay is not None:

@@ -120,7 +120,7 @@ async def test_telegram_group_and_on_duty_phone_are_told_through_the_bots_own_ch
     assert message["chat_id"] == GROUP
     assert "parse_mode" in message  # the channel's HTML; the text is escaped for it
     (sms,) = [json.loads(r["body"]) for r in gateway.requests]
-    assert sms["to"] == ON_DUTY
+    assert sms["to"] == "+86" + ON_DUTY  # E.164, as the gateways take numbers
     for text in (message["text"], sms["text"]):
         assert created.reference in text
         assert "急难" in text
@@ -203,7 +203,9 @@ async def test_start_up_refuses_a_missing_or_broken_targets_file(
     (problem,) = await start_up({"RESIDENTBOT_NOTIFY_FILE": str(broken)})
     assert problem.startswith("RESIDENTBOT_NOTIFY_FILE:")
     assert "kind:address" in problem
-    named = {"targets": {"渝中区": ["telegram:@duty_group"]}}
-    (problem,) = await start_up({**TELEGRAM, **notify_file(tmp_path, named)})
-    assert problem.startswith("RESIDENTBOT_NOTIFY_FILE:")
-    assert "chat id" in problem
+    named = {"targets": {"渝中区": ["telegram:@duty_group", "sms:duty-phone"]}}
+    sms = {"SMS_PROVIDER": "http", "SMS_GATEWAY_URL": "http://127.0.0.1:9/send"}
+    found = await start_up({**TELEGRAM, **sms, **notify_file(tmp_path, named)})
+    assert [p.split(":")[0] for p in found] == ["RESIDENTBOT_NOTIFY_FILE"] * 2
+    assert "phone number" in found[0]
+    assert "chat id" in found[1]
