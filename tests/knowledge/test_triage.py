@@ -276,6 +276,20 @@ def test_resolved_and_forecast(text: str, level: str) -> None:
         ("遭抢劫是前几年的事了 现在想问低保", "none"),
         ("着火的时候往哪里跑", "none"),
         ("如果着火了应该打什么电话", "none"),
+        # the kinds the fifth held-out set showed after its measurement, my wordings
+        ("我前夫以前动手打人 现在离了婚 各过各的", "none"),
+        ("如果有人打我 先报警还是先找妇联", "none"),
+        ("要是邻居家有人喊救命 可以帮忙报警不", "none"),
+        ("我不想活在城里了 想回老家种地", "none"),
+        ("我没吃早饭是在节食 不是没钱", "none"),
+        ("上回涨水屋头进水了 后来修好了", "none"),
+        ("前几年想过不活了 现在日子有奔头 好多了", "none"),
+        ("笑死 我妈说要打死我 因为我又没洗碗", "none"),
+        ("他以前打我 现在离了婚 但是他又来了", "emergency"),
+        ("不想活在这个世上了", "emergency"),
+        ("谢谢孃孃这几年照顾 我先走一步", "emergency"),
+        ("洪水过了 屋头墙泡垮了 没法住了", "urgent"),
+        ("我没吃饭 一分钱都没得 不是减肥", "urgent"),
         # the speaker in danger now, or the wish named, stays an emergency
         ("想自杀的人可以打什么电话", "emergency"),
         ("我自杀未遂 现在还想死", "emergency"),
@@ -293,11 +307,12 @@ def test_a_general_hypothetical_or_past_frame_clears(text: str, level: str) -> N
 
 
 def test_the_advice_matches_the_signal() -> None:
-    """着 of 着火 is no passive and 打什么电话 is no blow: a fire is not violence."""
+    """着 of 着火 is no passive, 打什么电话 and 遭电打 are no blows: not violence."""
     result = triage("着火了应该打什么电话")
     assert result.signals == ("fire_now",)
     assert _data()["advice"]["emergency"]["signals"]["fire_now"] in result.advice
     assert "伤害您的人" not in result.advice
+    assert triage("老汉儿遭电打到了 倒在地上").signals == ("medical_emergency",)  # not a blow
 
 
 def test_about_oneself_is_not_about_others() -> None:
@@ -921,9 +936,10 @@ HELD_OUT_FLOORS = {
         "false_alarms": 0.065,
     },
     "triage_heldout4.yaml": {"emergency_recall": 0.89, "urgent_recall": 0.95, "false_alarms": 0.1},
-    # measured once at 663f2fd (false alarms 15.5 %), then after the fixes for general,
-    # hypothetical and past frames with the logistic regression's order of passes keyed
-    # by content (17.2 %: the rules took one false alarm off, the new order added two)
+    # measured once at 663f2fd (96.8 / 94.3 / 15.5 %), once after the fixes for general,
+    # hypothetical and past frames (7e52712: 96.8 / 94.3 / 17.2 %), then its misses were
+    # read for the next commit: it is no longer unseen, only never trained on (floors at
+    # the second, unseen measurement)
     "triage_heldout5.yaml": {
         "emergency_recall": 0.96,
         "urgent_recall": 0.94,
