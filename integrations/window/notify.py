@@ -117,9 +117,6 @@ class ChannelNotifier:
         self.delivery = delivery
         self.relay = relay
 
-    def sends(self, kind: str) -> bool:
-        return self._own(kind) or self.relay is not None
-
     def _own(self, kind: str) -> bool:
         return kind in CHANNEL_KINDS and kind in self.delivery.channels
 
