@@ -176,9 +176,16 @@ class Guidance:
     title: str
     text: str
     source: str
+    short: str  # the same in one line for an SMS; `text` when the data gives none
 
     def to_dict(self) -> dict[str, str]:
-        return {"topic": self.topic, "title": self.title, "text": self.text, "source": self.source}
+        return {
+            "topic": self.topic,
+            "title": self.title,
+            "text": self.text,
+            "source": self.source,
+            "short": self.short,
+        }
 
 
 @dataclass(frozen=True)
@@ -275,7 +282,12 @@ def texts() -> Texts:
         for rule, spec in data["reasons"].items()
     }
     guidance = tuple(
-        {**item, "text": env.from_string(str(item["text"]))} for item in data["guidance"]
+        {
+            **item,
+            "text": env.from_string(str(item["text"])),
+            "short": env.from_string(str(item.get("short") or item["text"])),
+        }
+        for item in data["guidance"]
     )
     return Texts(
         phrases={k: env.from_string(str(v)) for k, v in data["phrases"].items()},
@@ -1001,6 +1013,7 @@ def guidance(f: Facts, programs: Mapping[str, Program], level: str) -> tuple[Gui
                 str(item["title"]),
                 _render(item["text"], values),
                 str(item["source"]),
+                _render(item["short"], values),
             )
         )
     return tuple(out)

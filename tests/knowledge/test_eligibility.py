@@ -598,3 +598,19 @@ def test_a_blank_district_is_a_district_not_given() -> None:
     result = assess(example(district="  "))
     assert result.district is None
     assert "district.unknown" in [r.rule for r in result.programs["dibao"].reasons]
+
+
+@pytest.mark.parametrize("as_of", ["2022-10-01", "2025-08-01"])
+def test_the_short_guidance_says_each_step_in_one_sms_part_from_the_same_source(
+    as_of: str,
+) -> None:
+    guidance = {g.topic: g for g in assess(example(as_of=as_of)).guidance}
+    short = {t: guidance[t] for t in ("where", "documents", "timeline")}
+    for item in short.values():
+        assert 0 < len(item.short) <= 67, item  # one part of a Chinese SMS
+        assert item.source
+    assert short["where"].short != short["where"].text  # a short form, not the full text
+    if as_of == "2025-08-01":
+        assert "30个工作日" in short["timeline"].short
+    else:  # before CQ-2022 set the deadlines: the township tells
+        assert "告知为准" in short["timeline"].short
