@@ -51,6 +51,7 @@ HELD = ("claimed", "contacted")
 UNROUTED = "unrouted"
 SYSTEM = "system"  # the `who` of automatic changes (escalation, claim timeout, purge)
 RESIDENT = "resident"  # the author of the resident's messages in a thread
+SENDING, DELIVERED, UNDELIVERED = "sending", "delivered", "failed"  # a staff reply's `delivery`
 ANY_TOWNSHIP = "/*"  # "渝中区/*" in `list` means every township queue of 渝中区
 
 _QUEUE = re.compile(r"[^/*\s][^/*]{0,62}(/[^/*\s][^/*]{0,62})?")

@@ -36,13 +36,13 @@ from typing import Any
 
 from bot.messages import Handled, Inbound, Reply
 from bot.ratelimit import RateLimit
-from bot.referrals import RESIDENT, SYSTEM, Draft, ReferralError, ReferralQueue
+from bot.referrals import RESIDENT, SYSTEM, UNDELIVERED, Draft, ReferralError, ReferralQueue
 from bot.render import render_reply
 from bot.sessions import Sessions
 from bot.store import Item, Store, StoreUnavailable, Unit, encode
 from dialogues.answers import parse_mobile
 from dialogues.choices import pick_one
-from dialogues.commands import Command, parse_command
+from dialogues.commands import Command, maybe_exit, parse_command
 from dialogues.engine import Effect, Flow, Say, Session, Turn, says_skip
 from dialogues.referral import CONSENT
 from knowledge.places import find_place
@@ -167,8 +167,9 @@ class Router:
             return
         ended = int(last.get("ended", 0))  # the thread's length when the resident said 结束
         last["thread"] = len(referral.thread)
-        staff_spoke = any(
-            entry.get("author") not in (RESIDENT, SYSTEM) for entry in referral.thread[ended:]
+        staff_spoke = any(  # a reply the resident never got does not count
+            entry.get("author") not in (RESIDENT, SYSTEM) and entry.get("delivery") != UNDELIVERED
+            for entry in referral.thread[ended:]
         )
         session.handover = referral.reference if staff_spoke else None
 
@@ -251,6 +252,9 @@ class Router:
 
         if session.flow is not None:
             return self._answer(session, text)
+        if maybe_exit(text):  # 算了 with nothing under way: a kind goodbye
+            session.offer = {}
+            return Turn([Say("goodbye")])
 
         key = compact(text)
         if not key or (expired and key.isdigit()):

@@ -25,11 +25,14 @@ from typing import Any
 
 from bot.messages import MAX_TEXT
 from bot.referrals import (
+    DELIVERED,
     HELD,
     LEVELS,
     OPEN_STATUSES,
+    SENDING,
     SYSTEM,
     UNCLAIMED,
+    UNDELIVERED,
     UNROUTED,
     Conflict,
     Draft,
@@ -49,7 +52,6 @@ WORKING_DAYS_NORMAL = 2
 CHINA = dt.timezone(dt.timedelta(hours=8))
 NOTIFIED_LEVELS = ("emergency", "urgent")  # new and transferred referrals notify staff
 MAX_STAFF_ID = 64
-SENDING, DELIVERED, UNDELIVERED = "sending", "delivered", "failed"  # a staff reply's `delivery`
 
 
 # --- deadlines ------------------------------------------------------------------------

@@ -272,6 +272,28 @@ async def test_staff_talking_on_a_referral_takes_the_residents_messages(bench: B
     assert "转给工作人员" in await answer(bench, "在的")
 
 
+async def test_a_staff_reply_the_resident_never_got_starts_no_handover(bench: Bench) -> None:
+    await answer(bench, "人工", "1", "1", "渝中", "解放碑", "1")
+    referral = await bench.last_referral()
+    assert referral is not None
+    await bench.queue.claim(referral.reference, "staff1")
+    sent = await bench.queue.reply(referral.reference, "staff1", "您好，我是小王")
+    await bench.queue.reply_sent(referral.reference, "staff1", sent.index, "no_channel")
+    text = await answer(bench, "低保标准是多少")
+    assert "转给工作人员" not in text  # not told their words were passed on
+    assert "770" in text  # the bot answers
+    sent = await bench.queue.reply(referral.reference, "staff1", "再试一次")
+    await bench.queue.reply_sent(referral.reference, "staff1", sent.index)
+    assert "转给工作人员" in await answer(bench, "收到了")
+
+
+async def test_never_mind_with_nothing_under_way_is_a_goodbye(bench: Bench) -> None:
+    await answer(bench, "你好")
+    text = await answer(bench, "算了")
+    assert "抱歉" not in text  # not "I could not answer that"
+    assert text == await answer(bench, "退出")  # the same goodbye as leaving
+
+
 async def test_an_emergency_during_a_handover_still_gets_the_numbers(bench: Bench) -> None:
     await answer(bench, "人工", "1", "1", "渝中", "解放碑", "1")
     referral = await bench.last_referral()
