@@ -36,7 +36,17 @@ from typing import Any
 
 from bot.messages import Handled, Inbound, Reply
 from bot.ratelimit import RateLimit
-from bot.referrals import RESIDENT, SYSTEM, UNDELIVERED, Draft, ReferralError, ReferralQueue
+from bot.referrals import (
+    RESIDENT,
+    SYSTEM,
+    UNCLAIMED,
+    UNDELIVERED,
+    UNROUTED,
+    Draft,
+    ReferralError,
+    ReferralQueue,
+    queue_name,
+)
 from bot.render import render_reply
 from bot.sessions import Sessions
 from bot.store import Item, Store, StoreUnavailable, Unit, encode
@@ -199,6 +209,7 @@ class Router:
         ):
             try:
                 await self.referrals.add_message(str(last["reference"]), RESIDENT, data["message"])
+                await self._route_later(str(last["reference"]), data)
                 return last
             except ReferralError:
                 pass  # resolved or purged meanwhile: a new referral
@@ -212,6 +223,17 @@ class Router:
             "deadline": referral.deadline,
         }
         return session.referral
+
+    async def _route_later(self, reference: str, data: Mapping[str, Any]) -> None:
+        """An emergency first sent to the hotline (no place known) goes to the window of
+        the place a later message names, while nobody has taken it yet."""
+        if not data.get("district"):
+            return
+        referral = await self.referrals.get(reference)
+        if referral is None or referral.queue != UNROUTED or referral.status not in UNCLAIMED:
+            return
+        to_queue = queue_name(str(data["district"]), data.get("township"))
+        await self.referrals.transfer(reference, SYSTEM, to_queue)
 
     # --- deciding what to say (no I/O) -----------------------------------------------
 

@@ -391,6 +391,20 @@ async def test_an_emergency_is_routed_by_the_place_its_message_names(bench: Benc
     assert (referral.district, referral.township) == ("渝中区", "解放碑街道")
 
 
+async def test_an_emergency_goes_to_the_window_a_later_message_names(bench: Bench) -> None:
+    await answer(bench, "救命 我老汉倒在地上不动了")
+    first = await bench.last_referral()
+    assert first is not None
+    assert first.queue == "unrouted"
+    await answer(bench, "快来人 我们在渝中区解放碑")  # within the hour: the same referral
+    moved = await bench.queue.get(first.reference)
+    assert moved is not None
+    assert moved.queue == "渝中区/解放碑街道"
+    assert moved.status == "transferred"
+    assert moved.level == "emergency"
+    assert [m["text"] for m in moved.thread][-1] == "快来人 我们在渝中区解放碑"
+
+
 async def test_an_emergency_naming_no_place_or_an_everyday_word_stays_unrouted(
     bench: Bench,
 ) -> None:
