@@ -117,7 +117,8 @@ def township_named(district: District, text: str) -> Township | None:
     """The township of `district` whose official or short name is exactly `text`
     ("解放碑" or "解放碑街道"). No fuzzy matching here: staff scopes, transfers and
     operators' referrals must not land on a township that merely looks like the one
-    typed (knowledge.places.resolve_township would read "火星街道" as 七星岗街道)."""
+    typed (knowledge.places.resolve_township forgives a resident's slip of one
+    character, which staff names do not need)."""
     key = compact(text)
     if not key:
         return None

@@ -307,6 +307,8 @@ async def test_an_undeliverable_reply_is_kept_and_reported(server: Server, brows
     status, body, _ = await b.post(f"{base}/reply", {"text": "请回电话"})
     assert status == 502
     assert "没能发送给居民" in body
+    assert "no_channel" not in body  # staff read the reason in words, not its code
+    assert "这个渠道没有接入发送" in body
     after = await server.services.referrals.get(referral.reference)
     assert after is not None
     assert after.thread[-1]["text"] == "请回电话"
