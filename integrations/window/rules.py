@@ -9,11 +9,11 @@ indexes, stream entries, staff notifications) is derived from the old and the ne
 
 Deadlines (issue 6): to be claimed within `Config.deadlines[level]` seconds (defaults:
 emergency 30 minutes, urgent 4 hours); a normal referral's 0 means two working days,
-counted as 48 hours of Monday–Friday time in China Standard Time (UTC+8, no daylight
+counted as 48 hours of working-day time in China Standard Time (UTC+8, no daylight
 saving since 1991), so Friday 15:00 is due Tuesday 15:00 and Saturday 10:00 is due
-Wednesday 00:00. Public holidays and the make-up working weekends (调休) are not in our
-sources (/work/shared/seeds, policy_facts.md): they are not counted, and a deployment
-that needs them must add the State Council's yearly holiday notice first.
+Wednesday 00:00. Working days are the State Council's: public holidays off, make-up
+working weekends (调休) on, as the `chinesecalendar` package records each year's notice;
+for a year it does not know yet, Monday to Friday (upgrade it when the notice is out).
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ import copy
 import datetime as dt
 from collections.abc import Mapping
 from typing import Any
+
+import chinese_calendar
 
 from bot.messages import MAX_TEXT
 from bot.referrals import (
@@ -57,13 +59,22 @@ MAX_STAFF_ID = 64
 # --- deadlines ------------------------------------------------------------------------
 
 
+def is_working_day(day: dt.date) -> bool:
+    """A working day in China: the State Council's holidays and 调休 where the calendar
+    knows the year, else Monday to Friday."""
+    try:
+        return bool(chinese_calendar.is_workday(day))
+    except NotImplementedError:  # a year whose notice the installed calendar lacks
+        return day.weekday() < 5
+
+
 def add_working_time(start: float, seconds: float) -> float:
-    """`start` plus `seconds` of Monday–Friday time (UTC+8); weekends do not count."""
+    """`start` plus `seconds` of working-day time (UTC+8); other days do not count."""
     at = dt.datetime.fromtimestamp(start, CHINA)
     remaining = dt.timedelta(seconds=seconds)
     while True:
         midnight = dt.datetime.combine(at.date() + dt.timedelta(days=1), dt.time(), CHINA)
-        if at.weekday() >= 5:  # Saturday or Sunday: skip to the next day's start
+        if not is_working_day(at.date()):  # a weekend or holiday: skip to the next day
             at = midnight
             continue
         if at + remaining <= midnight:

@@ -34,15 +34,31 @@ def test_configured_seconds_win_and_urgent_levels_count_every_hour() -> None:
     assert deadline_for("normal", at(9, 10), {"normal": 3600.0}) == at(9, 11)
 
 
+def test_public_holidays_do_not_count_and_make_up_weekends_do() -> None:
+    def day(month: int, date: int, hour: int = 0) -> float:
+        return dt.datetime(2026, month, date, hour, tzinfo=CHINA).timestamp()
+
+    # 2026: Friday 25 September (中秋) off; 1-7 October (国庆) off; Saturday 10 October works.
+    assert deadline_for("normal", day(9, 30, 10), DEFAULTS) == day(10, 9, 10)
+    assert deadline_for("normal", day(9, 24, 10), DEFAULTS) == day(9, 29, 10)  # Fri-Sun off
+    assert deadline_for("normal", day(10, 9, 10), DEFAULTS) == day(10, 12, 10)  # Sat 10th works
+
+
+def test_a_year_the_calendar_does_not_know_counts_monday_to_friday() -> None:
+    far = dt.date(2099, 1, 1)  # a Thursday, New Year's Day: unknown to the calendar
+    assert rules.is_working_day(far)
+    assert not rules.is_working_day(far + dt.timedelta(days=2))  # Saturday
+
+
 def working_seconds_between(start: float, end: float) -> float:
-    """A second way to count: day by day, the Monday–Friday part of [start, end)."""
+    """A second way to count: day by day, the working-day part of [start, end)."""
     total = 0.0
     day = dt.datetime.fromtimestamp(start, CHINA).date()
     while True:
         begin = dt.datetime.combine(day, dt.time(), CHINA).timestamp()
         if begin >= end:
             return total
-        if day.weekday() < 5:
+        if rules.is_working_day(day):
             total += max(0.0, min(end, begin + 86400) - max(start, begin))
         day += dt.timedelta(days=1)
 
