@@ -64,8 +64,9 @@ ROLES = {
 }
 SETS = tuple(EVAL_DIR / name for name in ROLES)
 # Never trained on: the honest figures of the triager as shipped (see their headers; the
-# misses of triage_heldout5.yaml were read after its second measurement, at 7e52712).
-HELD_OUT = tuple(ROOT / "bench" / f"triage_heldout{n}.yaml" for n in ("", "2", "3", "4", "5"))
+# misses of triage_heldout5.yaml were read after its second measurement, at 7e52712, and
+# those of triage_heldout6.yaml after its one measurement, in the commit that added it).
+HELD_OUT = tuple(ROOT / "bench" / f"triage_heldout{n}.yaml" for n in ("", "2", "3", "4", "5", "6"))
 GOALS = {"emergency_recall": 1.0, "urgent_recall": 0.95, "false_alarm_max": 0.05}
 Item = Example
 

@@ -945,6 +945,12 @@ HELD_OUT_FLOORS = {
         "urgent_recall": 0.94,
         "false_alarms": 0.18,
     },
+    # measured once, before any fix (94.3 / 95.0 / 4.0 %); its misses read since
+    "triage_heldout6.yaml": {
+        "emergency_recall": 0.94,
+        "urgent_recall": 0.95,
+        "false_alarms": 0.04,
+    },
 }
 
 
