@@ -14,48 +14,14 @@ from bot.render import render_reply
 from integrations.sms.segments import Split, split
 from knowledge.eligibility import PROGRAMS, assess
 from knowledge.household import Household
+from tests.knowledge.test_eligibility import EXAMPLE
 
 MORE = render_reply("sms", "sms_more", {}).text
 OFFER = "回复1转交乡镇窗口，2不用"
 
-# The household of CONTRACTS.md: 67, alone, rural 奉节县, 350 yuan a month.
-HOUSEHOLD: dict[str, Any] = {
-    "as_of": "2025-08-01",
-    "district": "奉节县",
-    "area": "rural",
-    "members": [
-        {
-            "age": 67,
-            "employed": False,
-            "student": False,
-            "serious_illness": False,
-            "disability_grade": 0,
-            "disability_kind": None,
-            "income": {
-                "wages": 0,
-                "business": 0,
-                "farming": 150,
-                "pension": 0,
-                "basic_pension": 180,
-                "support": 200,
-                "other": 0,
-            },
-        }
-    ],
-    "financial_assets": 3000,
-    "vehicle_values": [],
-    "homes": 1,
-    "legal_supporter": "none",
-    "receiving": [],
-    "income_rise_from_work": False,
-    "hardship": {
-        "sudden_event": False,
-        "major_medical_expense": False,
-        "basic_needs_unmet": False,
-        "months_without_income": 0,
-        "unemployment_insurance": False,
-    },
-}
+# The household of CONTRACTS.md (67, alone, rural 奉节县, 350 yuan a month), with no
+# legal supporter.
+HOUSEHOLD: dict[str, Any] = {**EXAMPLE, "legal_supporter": "none"}
 
 
 def sent(name: str, result: dict[str, Any], level: str) -> Split:

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 import redis
-from aiohttp import web
 
 from bot.referrals import Draft
 from integrations.window import rules
 from integrations.window.notify import HttpNotifier, Target, Targets
 from integrations.window.redis import RedisWindow
+from tests.channel_support import GatewayRecorder, gateway_server
 
 pytestmark = pytest.mark.redis
 
@@ -144,45 +144,38 @@ async def test_the_started_queue_takes_abandoned_claims_back_by_itself(
 async def test_a_notifier_killed_before_acknowledging_a_job_loses_nothing(
     redis_url: str, raw: redis.Redis
 ) -> None:
-    received: list[dict[str, object]] = []
+    async with gateway_server() as (relay, base):
+        producer = RedisWindow(redis_url)
+        survivor = RedisWindow(
+            redis_url,
+            notifier=HttpNotifier(f"{base}/notify"),
+            targets=Targets({TOWNSHIP: (Target("telegram", "-100123"),)}),
+            job_timeout=1.0,
+        )
+        try:
+            dying = await spawn(NOTIFIER, redis_url)
+            await asyncio.sleep(0.5)  # the dying notifier is waiting for jobs
+            created = await producer.create(draft())
+            assert await kill_after_line(dying) == f"took {created.reference}"
+            assert raw.xpending("rb:window:outbox", "notifiers")["pending"] == 1
+            await survivor.start()
+            await told(relay, 1, "the job was lost")
+            await asyncio.sleep(0.3)
+            assert len(relay.texts()) == 1
+            assert created.reference in relay.texts()[0]
+            assert raw.xpending("rb:window:outbox", "notifiers")["pending"] == 0
+            assert raw.xlen("rb:window:outbox") == 0
+        finally:
+            await survivor.close()
+            await producer.close()
 
-    async def record(request: web.Request) -> web.Response:
-        received.append(await request.json())
-        return web.json_response({"ok": True})
 
-    app = web.Application()
-    app.router.add_post("/notify", record)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    url = f"http://127.0.0.1:{runner.addresses[0][1]}/notify"
-    producer = RedisWindow(redis_url)
-    survivor = RedisWindow(
-        redis_url,
-        notifier=HttpNotifier(url),
-        targets=Targets({TOWNSHIP: (Target("telegram", "-100123"),)}),
-        job_timeout=1.0,
-    )
-    try:
-        dying = await spawn(NOTIFIER, redis_url)
-        await asyncio.sleep(0.5)  # the dying notifier is waiting for jobs
-        created = await producer.create(draft())
-        assert await kill_after_line(dying) == f"took {created.reference}"
-        assert raw.xpending("rb:window:outbox", "notifiers")["pending"] == 1
-        await survivor.start()
-        deadline = time.monotonic() + 10
-        while not received:
-            assert time.monotonic() < deadline, "the job was lost"
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.3)
-        assert len(received) == 1
-        assert created.reference in str(received[0]["text"])
-        assert raw.xpending("rb:window:outbox", "notifiers")["pending"] == 0
-        assert raw.xlen("rb:window:outbox") == 0
-    finally:
-        await survivor.close()
-        await producer.close()
-        await runner.cleanup()
+async def told(relay: GatewayRecorder, count: int, why: str) -> None:
+    """Wait (up to 10 s) until the relay has received `count` notifications."""
+    deadline = time.monotonic() + 10
+    while len(relay.requests) < count:
+        assert time.monotonic() < deadline, why
+        await asyncio.sleep(0.05)
 
 
 async def test_the_notifier_recreates_its_group_when_redis_lost_it(
@@ -190,42 +183,25 @@ async def test_the_notifier_recreates_its_group_when_redis_lost_it(
 ) -> None:
     """FLUSHALL (or a failover to an empty replica) takes the `notifiers` group away:
     the notifier makes it again and sends what was queued meanwhile."""
-    received: list[dict[str, object]] = []
-
-    async def record(request: web.Request) -> web.Response:
-        received.append(await request.json())
-        return web.json_response({"ok": True})
-
-    app = web.Application()
-    app.router.add_post("/notify", record)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    window = RedisWindow(
-        redis_url,
-        notifier=HttpNotifier(f"http://127.0.0.1:{runner.addresses[0][1]}/notify"),
-        targets=Targets({TOWNSHIP: (Target("telegram", "-100123"),)}),
-    )
-
-    async def told(count: int) -> None:
-        deadline = time.monotonic() + 10
-        while len(received) < count:
-            assert time.monotonic() < deadline, "not notified: the notifier did not recover"
-            await asyncio.sleep(0.05)
-
-    try:
-        await window.start()
-        await window.create(draft())
-        await told(1)
-        raw.flushall()
-        await asyncio.sleep(1.5)  # the notifier meets the missing group
-        after = await window.create(draft(key="sms:+8613800138000:SM2"))
-        await told(2)
-        assert after.reference in str(received[1]["text"])
-        assert raw.xinfo_groups("rb:window:outbox")[0]["name"] == "notifiers"
-    finally:
-        await window.close()
-        await runner.cleanup()
+    async with gateway_server() as (relay, base):
+        window = RedisWindow(
+            redis_url,
+            notifier=HttpNotifier(f"{base}/notify"),
+            targets=Targets({TOWNSHIP: (Target("telegram", "-100123"),)}),
+        )
+        lost = "not notified: the notifier did not recover"
+        try:
+            await window.start()
+            await window.create(draft())
+            await told(relay, 1, lost)
+            raw.flushall()
+            await asyncio.sleep(1.5)  # the notifier meets the missing group
+            after = await window.create(draft(key="sms:+8613800138000:SM2"))
+            await told(relay, 2, lost)
+            assert after.reference in relay.texts()[1]
+            assert raw.xinfo_groups("rb:window:outbox")[0]["name"] == "notifiers"
+        finally:
+            await window.close()
     unavailable = [r for r in caplog.records if "jobs unavailable" in r.getMessage()]
     assert len(unavailable) <= 1
 
