@@ -24,11 +24,11 @@ learns at load time from labelled messages (knowledge/triage_examples.yaml and t
 evaluation sets it lists), over the character n-grams of the normalised text and the
 danger `concepts` it mentions. It catches wordings no pattern was written for: when a
 Naive Bayes is confident that a message tells of a danger, a logistic regression agrees,
-and no cue of its `cleared_by` is in the message, the message is an emergency (or
-urgent) even if no rule fired, and it names the kind of danger a third model finds
-likeliest. It only ever raises the level the rules give, never lowers it. Everything is
-compiled and trained once (under a second); a message takes a few tenths of a
-millisecond at most.
+and no cue of its `cleared_by` (for an urgent call, of `urgent_cleared_by` too) is in
+the message, the message is an emergency (or urgent) even if no rule fired, and it names
+the kind of danger a third model finds likeliest. It only ever raises the level the rules
+give, never lowers it. Everything is compiled and trained once (under a second); a
+message takes a few tenths of a millisecond at most.
 """
 
 from __future__ import annotations
@@ -150,6 +150,7 @@ class Model:
     emergency_share: float  # P(emergency) / P(emergency or urgent) that makes it an emergency
     escalate: float  # the share needed to raise a message the rules found urgent
     cleared_by: tuple[Cue, ...]  # cues anywhere in the message that silence the model
+    urgent_cleared_by: tuple[Cue, ...]  # cues that silence it only when it calls urgent
     min_chars: int  # shorter messages (not counting separators) it leaves to the rules alone
 
 
@@ -275,9 +276,10 @@ class Triager:
                         f"`rewrites` changes; write the rewritten form"
                     )
             compiled.append((f"#{name}", _compile(patterns, f"concepts.{name}")))
-        unknown = [c for c in spec.get("cleared_by") or [] if c not in self.cues]
-        if unknown:
-            raise TriageError(f"triage.yaml: model.cleared_by: unknown cues {unknown}")
+        for key in ("cleared_by", "urgent_cleared_by"):
+            unknown = [c for c in spec.get(key) or [] if c not in self.cues]
+            if unknown:
+                raise TriageError(f"triage.yaml: model.{key}: unknown cues {unknown}")
         if not examples:
             return None
         signals = set(self.signals)
@@ -307,6 +309,7 @@ class Triager:
             emergency_share=float(spec["emergency_share"]),
             escalate=float(spec["escalate"]),
             cleared_by=tuple(self.cues[c] for c in spec.get("cleared_by") or []),
+            urgent_cleared_by=tuple(self.cues[c] for c in spec.get("urgent_cleared_by") or []),
             min_chars=int(spec.get("min_chars", 0)),
         )
 
@@ -347,7 +350,8 @@ class Triager:
             called = "urgent"
         else:
             return None
-        if any(self._cleared_anywhere(cue, text) for cue in model.cleared_by):
+        cues = model.cleared_by + (model.urgent_cleared_by if called == "urgent" else ())
+        if any(self._cleared_anywhere(cue, text) for cue in cues):
             return None
         return self._likeliest_kind(model, features, called)
 

@@ -608,9 +608,19 @@ def test_the_cues_of_the_model_silence_it(examples: list[Example]) -> None:
     assert [triage(text).level for text in silenced] == ["none", "none"]
     assert triage("群里说我爸倒在路边 叫不醒").level == "emergency"
     data = _data()
-    data["model"]["cleared_by"] = []
+    data["model"]["cleared_by"] = data["model"]["urgent_cleared_by"] = []
     loud = Triager(data, examples)
     assert [loud.triage(text).level for text in silenced] == ["emergency", "urgent"]
+
+
+def test_a_carer_silences_only_an_urgent_call_of_the_model(examples: list[Example]) -> None:
+    """ "我带…" names someone caring for a child, which says nothing against a farewell."""
+    farewell = "这日子熬到头了 娃我带起一起走 省得他留下来受苦"
+    assert _rules().triage(farewell).level == "none"
+    assert triage(farewell).level == "emergency"
+    data = _data()
+    data["model"]["cleared_by"].append("carer_present")  # as it was: any call silenced
+    assert Triager(data, examples).triage(farewell).level == "none"
 
 
 def test_the_model_learns_from_every_labelled_set_and_the_examples() -> None:
@@ -717,9 +727,10 @@ def test_a_bad_regular_expression_is_refused() -> None:
         Triager(data)
 
 
-def test_an_unknown_cue_of_the_model_is_refused() -> None:
+@pytest.mark.parametrize("key", ["cleared_by", "urgent_cleared_by"])
+def test_an_unknown_cue_of_the_model_is_refused(key: str) -> None:
     data = _data()
-    data["model"]["cleared_by"].append("nonsense")
+    data["model"][key].append("nonsense")
     with pytest.raises(TriageError, match="nonsense"):
         Triager(data)
 
