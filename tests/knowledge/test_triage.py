@@ -306,6 +306,21 @@ def test_a_general_hypothetical_or_past_frame_clears(text: str, level: str) -> N
     assert triage(text).level == level
 
 
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        # the kinds the sixth held-out set showed after its measurement, my wordings:
+        # on the floor and unable to get up, or answering only with a moan
+        ("我外公在卫生间滑倒了 趴在地板上爬不起来", "emergency"),
+        ("对门孃孃跌在楼梯上动不了 我喊她 她光在哼", "emergency"),
+        ("以前我妈经常摔在地上起不来 能办残疾证不", "none"),
+    ],
+)
+def test_what_the_sixth_held_out_set_showed(text: str, level: str) -> None:
+    assert _rules().triage(text).level == level  # the rules themselves, not the model
+    assert triage(text).level == level
+
+
 def test_the_advice_matches_the_signal() -> None:
     """着 of 着火 is no passive, 打什么电话 and 遭电打 are no blows: not violence."""
     result = triage("着火了应该打什么电话")
