@@ -314,6 +314,9 @@ def test_a_general_hypothetical_or_past_frame_clears(text: str, level: str) -> N
         ("我外公在卫生间滑倒了 趴在地板上爬不起来", "emergency"),
         ("对门孃孃跌在楼梯上动不了 我喊她 她光在哼", "emergency"),
         ("以前我妈经常摔在地上起不来 能办残疾证不", "none"),
+        # the adults are the ones gone and not back: a child without a carer, not missing
+        ("楼上那个女娃儿 大人出去两个多月了没回来 她自己煮面吃", "urgent"),
+        ("孙子出门到现在没回来 天都黑了", "emergency"),
     ],
 )
 def test_what_the_sixth_held_out_set_showed(text: str, level: str) -> None:
