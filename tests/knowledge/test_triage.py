@@ -317,6 +317,14 @@ def test_a_general_hypothetical_or_past_frame_clears(text: str, level: str) -> N
         # the adults are the ones gone and not back: a child without a carer, not missing
         ("楼上那个女娃儿 大人出去两个多月了没回来 她自己煮面吃", "urgent"),
         ("孙子出门到现在没回来 天都黑了", "emergency"),
+        # a flood told by what it spoiled is over (urgent), unless it still rises or
+        # someone is in it; sleeping in the car
+        ("洪水冲进院坝 家电全泡坏了 全家人在车子头过夜", "urgent"),
+        ("屋头进水了 水退了以后满屋淤泥 床也泡烂了", "urgent"),
+        ("上个月房子遭水淹了 现在修好了 可以补助不", "none"),
+        ("外面大水还在涨 家具都泡了 我们出不去", "emergency"),
+        ("水淹进屋了 家具都泡了 我们在楼上下不去", "emergency"),
+        ("这个天雨一直下 河水一直在涨 好吓人", "none"),
     ],
 )
 def test_what_the_sixth_held_out_set_showed(text: str, level: str) -> None:
