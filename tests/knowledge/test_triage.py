@@ -325,6 +325,17 @@ def test_a_general_hypothetical_or_past_frame_clears(text: str, level: str) -> N
         ("外面大水还在涨 家具都泡了 我们出不去", "emergency"),
         ("水淹进屋了 家具都泡了 我们在楼上下不去", "emergency"),
         ("这个天雨一直下 河水一直在涨 好吓人", "none"),
+        # a victim in a hypothetical with no one named who would do it; a victim named as
+        # a category; an event named as a past occasion
+        ("如果被人打了 找哪个部门", "none"),
+        ("要是他再打我 我咋个办", "emergency"),
+        ("万一又遭家暴 我跑哪里去", "emergency"),
+        ("遭了虐待的女人 可以申请临时救助不", "none"),
+        ("家暴的女的 现在还在被打", "emergency"),
+        ("他打我那次 脑壳缝了三针 医药费能报不", "none"),
+        ("他又在打我 跟上次打我那次一样", "emergency"),
+        ("发大水那年屋头遭冲了 现在重新修了 还能补不", "none"),
+        ("着火了 要开啥子证明才能申请", "urgent"),
     ],
 )
 def test_what_the_sixth_held_out_set_showed(text: str, level: str) -> None:
