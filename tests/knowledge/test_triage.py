@@ -336,6 +336,13 @@ def test_a_general_hypothetical_or_past_frame_clears(text: str, level: str) -> N
         ("他又在打我 跟上次打我那次一样", "emergency"),
         ("发大水那年屋头遭冲了 现在重新修了 还能补不", "none"),
         ("着火了 要开啥子证明才能申请", "urgent"),
+        # a farewell that takes the child along, or finds it better to be gone, with a
+        # second sign; each alone is ordinary
+        ("娃儿跟到我天天吃苦 不如我带他一起走", "emergency"),
+        ("我想了好几天 还是走了好 谢谢你们这些年的照顾", "emergency"),
+        ("这个厂工资太低了 还是走了好 去广东打工", "none"),
+        ("娃跟着我吃苦 想申请低保", "none"),
+        ("周末带娃儿一起走 去外婆家", "none"),
     ],
 )
 def test_what_the_sixth_held_out_set_showed(text: str, level: str) -> None:
