@@ -343,6 +343,15 @@ def test_a_general_hypothetical_or_past_frame_clears(text: str, level: str) -> N
         ("这个厂工资太低了 还是走了好 去广东打工", "none"),
         ("娃跟着我吃苦 想申请低保", "none"),
         ("周末带娃儿一起走 去外婆家", "none"),
+        # the same kinds in more wordings: a gap before the hypothetical victim, "现在还能
+        # 申请" is no "still now", sitting on the floor, parents unreachable, bedding
+        # soaked, sleeping in a van
+        ("要是哪天遭了家暴 妇联那边管不管", "none"),
+        ("发洪水那年冲坏的房子 现在还能申请补助不", "none"),
+        ("外婆在灶房跌倒了 坐在地上站不起来 脸煞白", "emergency"),
+        ("侄女的爹妈在外地打工 两年多了联系不上 她一个人住在老屋", "urgent"),
+        ("山洪过了 铺盖全泡烂了 今晚没得睡的", "urgent"),
+        ("涨水过后屋头住不成了 一家人睡在货车上", "urgent"),
     ],
 )
 def test_what_the_sixth_held_out_set_showed(text: str, level: str) -> None:
