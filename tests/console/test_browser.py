@@ -7,7 +7,6 @@ answers and screens; forms without their CSRF token are refused."""
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +18,6 @@ from playwright.async_api import (
     BrowserContext,
     ConsoleMessage,
     Page,
-    ViewportSize,
-    async_playwright,
     expect,
 )
 
@@ -29,19 +26,10 @@ from bot.config import Config
 from bot.console import setup
 from bot.console.common import CONSOLE
 from bot.referrals import Draft, Referral
+from tests.browser import PHONE, chromium
 from tests.console.helpers import LOG2_N, PASSWORD, TOWNSHIP_A, TOWNSHIP_B, add_users, free_port
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-PHONE: ViewportSize = {"width": 360, "height": 640}  # a cheap phone
 
 
 @dataclass
@@ -65,9 +53,6 @@ class Running:
 
 @pytest.fixture
 async def running(tmp_path: Path) -> AsyncIterator[Running]:
-    chromium = shutil.which("chromium")  # Debian's, installed by scripts/test
-    if chromium is None:
-        pytest.fail("chromium is not installed: run the tests with scripts/test")
     services = await Services.open(Config(data_dir=tmp_path))
     app = make_app(services)
     setup(app, services, log2_n=LOG2_N)
@@ -77,14 +62,8 @@ async def running(tmp_path: Path) -> AsyncIterator[Running]:
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
-        async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(
-                executable_path=chromium, args=CHROMIUM_ARGS, headless=True
-            )
-            try:
-                yield Running(f"http://127.0.0.1:{port}", services, browser)
-            finally:
-                await browser.close()
+        async with chromium() as browser:
+            yield Running(f"http://127.0.0.1:{port}", services, browser)
     finally:
         await runner.cleanup()  # closes the services too (the app's cleanup)
 
