@@ -404,15 +404,20 @@ def test_cli_screen_text_for_other_households(
         assert "涉及：第2位家庭成员" in text
 
 
-def test_cli_screen_from_stdin_in_a_subprocess() -> None:
-    result = subprocess.run(
+def screen_in_a_subprocess(household: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    """`residentbot screen - --json` as a separate process, the household on stdin."""
+    return subprocess.run(
         [str(RESIDENTBOT), "screen", "-", "--json"],
-        input=json.dumps(EXAMPLE, ensure_ascii=False),
+        input=json.dumps(household, ensure_ascii=False),
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
+
+
+def test_cli_screen_from_stdin_in_a_subprocess() -> None:
+    result = screen_in_a_subprocess(EXAMPLE)
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     assert document["programs"]["dibao"]["verdict"] == "likely"
@@ -544,15 +549,7 @@ def test_a_misspelt_field_is_refused_not_dropped() -> None:
 
 
 def test_cli_misspelt_field_in_a_subprocess() -> None:
-    household = {**EXAMPLE, "finacial_assets": 999999}
-    result = subprocess.run(
-        [str(RESIDENTBOT), "screen", "-", "--json"],
-        input=json.dumps(household, ensure_ascii=False),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = screen_in_a_subprocess({**EXAMPLE, "finacial_assets": 999999})
     assert result.returncode == 2
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
