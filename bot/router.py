@@ -49,7 +49,7 @@ from bot.referrals import (
 )
 from bot.render import render_reply
 from bot.sessions import Sessions
-from bot.store import Item, Store, StoreUnavailable, Unit, encode
+from bot.store import Item, Store, StoreUnavailable, Unit
 from dialogues.answers import parse_mobile
 from dialogues.choices import pick_one
 from dialogues.commands import Command, maybe_exit, parse_command
@@ -135,7 +135,7 @@ class Router:
         if self.rate_limit is not None and (limited := await self.rate_limit.check(unit, inbound)):
             return limited  # a gateway's redelivery above is not counted
         session, expired = await self.sessions.load(inbound.key, unit)
-        before = encode(session.to_dict())  # restored if the step fails
+        before = session.snapshot()  # restored if the step fails
         try:
             await self._follow_handover(session)
             turn = self.respond(session, inbound, expired)

@@ -81,9 +81,13 @@ class Session:
     def to_dict(self) -> dict[str, Any]:
         """An independent copy as JSON types, as the store keeps it (a JSON round trip:
         `dataclasses.asdict` cost more than anything else in a turn)."""
-        fields = {name: getattr(self, name) for name in self.__dataclass_fields__}
-        copied: dict[str, Any] = json.loads(json.dumps(fields, ensure_ascii=False))
+        copied: dict[str, Any] = json.loads(self.snapshot())
         return copied
+
+    def snapshot(self) -> str:
+        """The session as compact JSON, to restore with `from_dict(json.loads(...))`."""
+        fields = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Session:

@@ -505,4 +505,11 @@ def default_triager() -> Triager:
 
 def triage(text: str) -> Triage:
     """Triage one message with knowledge/triage.yaml (RULES.md "Urgency (triage)")."""
-    return default_triager().triage(text)
+    return _remembered(default_triager(), text)
+
+
+@functools.lru_cache(maxsize=256)
+def _remembered(triager: Triager, text: str) -> Triage:
+    """One message is triaged by the router and again by its channel (and the rate
+    limit): the same text gives the same frozen result, so it is worked out once."""
+    return triager.triage(text)

@@ -178,7 +178,7 @@ class SmsChannel:
         if word == "optin":
             unit.delete(OPTOUT, number)
             return [self._say("sms_optin")]
-        if opted_out and triage(inbound.text).level != "emergency":
+        if opted_out and triage(inbound.body).level != "emergency":
             return []
         if word == "more":
             waiting = await unit.get(MORE, number)
@@ -186,7 +186,7 @@ class SmsChannel:
                 return self._keep_rest(unit, number, [str(waiting["rest"])])
         handled = await self.inbox.handle_in(unit, inbound)
         texts = [reply.text for reply in handled.replies]
-        return self._keep_rest(unit, number, texts, said=inbound.text)
+        return self._keep_rest(unit, number, texts, said=inbound.body)
 
     def _keep_rest(
         self, unit: Unit, number: str, texts: Sequence[str], said: str = ""
@@ -210,7 +210,9 @@ class SmsChannel:
         return split_turn(texts, more=more)
 
     @staticmethod
+    @functools.cache
     def _say(template: str) -> str:
+        """A fixed SMS line (no values): rendered once, not for every message."""
         return render_reply(CHANNEL, template, {}).text
 
     def sender(self) -> SmsSender:
