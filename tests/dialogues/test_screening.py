@@ -205,7 +205,7 @@ def test_the_elderly_couple_is_asked_exactly_what_the_rules_need() -> None:
 def test_every_question_and_every_reask_fits_one_sms() -> None:
     big = {
         "district": "石柱土家族自治县",
-        "size": "20",
+        "size": "20口人",
         "ages": " ".join(["不知道", "120", *["59"] * 18]),
         "situation": ["1", "1 2 3 4", *["1"] * 18],
         "grade": ["2", "3", *["1"] * 18],
