@@ -8,7 +8,7 @@ a guess. The flow table is `FLOW` at the end; screening.mmd draws it.
     DISTRICT → AREA? → RECEIVING → SIZE (and ages) → AGES? →
       per member: SITUATION → GRADE? → KIND? →
     WAGES? → LABOUR → BASIC_PENSION? → OTHER → SUPPORT? → OWN? (per member) → RISE? →
-    SAVINGS → VEHICLE → VEHICLE_VALUE? → HOMES → SUPPORTER? → HARDSHIP → INSURANCE?
+    SAVINGS? → VEHICLE? → VEHICLE_VALUE? → HOMES? → SUPPORTER? → HARDSHIP → INSURANCE?
     → the assessment, and an offer to pass the case to the township window
 
 When a question is asked (the rule it serves, RULES.md unless said otherwise):
@@ -39,6 +39,10 @@ When a question is asked (the rule it serves, RULES.md unless said otherwise):
   standard settles it): 本人 for 特困 (program 4), a possible 单人户 member (program 2);
   never for one-person households, nor when no part of the total is known (the
   resident said 不知道 to the totals: there is nothing to take a share of).
+- SAVINGS, VEHICLE, HOMES: only when the property test can change a verdict: the
+  verdicts with the property unknown, passing and failing are not all the same (income
+  above every standard leaves nothing for it to decide). Not asked, they stay unknown in
+  the household, never "owns nothing" ("Property test").
 - SUPPORTER: only when 特困 is still in play for 本人 (program 4, "no legal supporter");
   where another adult lives with 本人, it says that a spouse living with them counts.
 - INSURANCE: only after "3个月以上没收入" (临时救助 for the uninsured, CQ-2022 一(五)).
@@ -76,6 +80,7 @@ from knowledge.eligibility import (
     household_standard,
     lt,
     no_labour_capacity,
+    verdicts,
 )
 from knowledge.eligibility import assess as assess_household
 from knowledge.household import Hardship, Household, Income, Member
@@ -89,6 +94,7 @@ SIZE, AGES, SITUATION, GRADE, KIND = "size", "ages", "situation", "grade", "kind
 WAGES, LABOUR, BASIC_PENSION, OTHER = "wages", "labour", "basic_pension", "other"
 SUPPORT, OWN = "support", "own"
 SAVINGS, VEHICLE, VEHICLE_VALUE, HOMES = "savings", "vehicle", "vehicle_value", "homes"
+BEYOND_ANY_LIMIT = 1e9  # yuan: savings or a vehicle that fails every property limit
 SUPPORTER, HARDSHIP, INSURANCE = "supporter", "hardship", "insurance"
 
 MAX_MEMBERS = 20  # a household larger than this is typed in error (answers.MAX_COUNT is 30)
@@ -289,9 +295,18 @@ def _household(session: Session, supporter: str | None) -> Household:
 
 
 def build_household(session: Session) -> Household:
-    """The household the answers describe (CONTRACTS.md), unknowns as None."""
+    """The household the answers describe (CONTRACTS.md), unknowns as None: property
+    questions skipped because no verdict turned on them are unknown, never "none"."""
     supporter = session.answers.get("supporter") if _supporter_needed(session) else None
-    return _household(session, supporter)
+    household = _household(session, supporter)
+    a = session.answers
+    if SAVINGS not in a:
+        household.financial_assets = None
+    if "vehicles" not in a:
+        household.vehicle_values = None
+    if HOMES not in a:
+        household.homes = None
+    return household
 
 
 # --- when a question is needed (see the module docstring) -----------------------------
@@ -408,6 +423,23 @@ def _focus(session: Session) -> list[int]:
 def _own_with_support(session: Session, index: int) -> bool:
     """特困 counts support in 本人's own income; the 单人户 test leaves it out."""
     return index == 0 and _tekun_focus(session)
+
+
+def _property_needed(session: Session) -> bool:
+    """Savings, vehicles and homes can change a verdict: the verdicts with the property
+    unknown differ from those with it passing the property test, or failing it."""
+    unknown = _verdicts_with_property(session, None, None, None)
+    passing = _verdicts_with_property(session, 0.0, [], 1)
+    failing = _verdicts_with_property(session, BEYOND_ANY_LIMIT, [BEYOND_ANY_LIMIT], 9)
+    return not unknown == passing == failing
+
+
+def _verdicts_with_property(
+    session: Session, assets: float | None, vehicles: list[float] | None, homes: int | None
+) -> dict[str, str]:
+    draft = _household(session, None)
+    draft.financial_assets, draft.vehicle_values, draft.homes = assets, vehicles, homes
+    return verdicts(assess_household(draft))
 
 
 def _vehicle_value_needed(session: Session) -> bool:
@@ -1001,8 +1033,10 @@ FLOW = Flow(
             first=_focus_first,
         ),
         State(RISE, ask_rise, answer_rise, when=_rise_needed, skip=_unknown("rise")),
-        State(SAVINGS, ask_savings, answer_savings, skip=_unknown("savings")),
-        State(VEHICLE, ask_vehicle, answer_vehicle, skip=_skip_vehicle),
+        State(
+            SAVINGS, ask_savings, answer_savings, when=_property_needed, skip=_unknown("savings")
+        ),
+        State(VEHICLE, ask_vehicle, answer_vehicle, when=_property_needed, skip=_skip_vehicle),
         State(
             VEHICLE_VALUE,
             ask_vehicle_value,
@@ -1010,7 +1044,7 @@ FLOW = Flow(
             when=_vehicle_value_needed,
             skip=_unknown("vehicles"),
         ),
-        State(HOMES, ask_homes, answer_homes, skip=_unknown("homes")),
+        State(HOMES, ask_homes, answer_homes, when=_property_needed, skip=_unknown("homes")),
         State(
             SUPPORTER,
             ask_supporter,

@@ -180,6 +180,38 @@ def test_a_two_person_household_takes_at_most_15_questions(name: str) -> None:
     assert len(run.asked) <= 15, run.asked
 
 
+WORKING_COUPLE = {
+    "district": "万州",
+    "area": "城镇",
+    "receiving": "没有",
+    "size": "45 43",
+    "situation": ["4", "4"],
+    "labour": "9000",  # 4,500 a head: above every standard whatever they own
+    "other": "0",
+    "hardship": "5",
+}
+PROPERTY_QUESTIONS = {"savings", "vehicle", "vehicle_value", "homes"}
+
+
+def test_property_is_not_asked_when_no_verdict_can_turn_on_it() -> None:
+    run = complete(WORKING_COUPLE)
+    assert not PROPERTY_QUESTIONS & set(run.asked), run.asked
+    household = screening.build_household(run.session)
+    # unknown, never "owns nothing": the result does not claim what was not asked
+    assert (household.financial_assets, household.vehicle_values, household.homes) == (
+        None,
+        None,
+        None,
+    )
+    assert run.session.result is not None
+    assert {p["verdict"] for p in run.session.result["programs"].values()} == {"unlikely"}
+
+
+def test_property_is_asked_when_income_leaves_a_verdict_open() -> None:
+    run = complete({**WORKING_COUPLE, "labour": "600"})  # 300 a head, below the standard
+    assert {"savings", "vehicle", "homes"} <= set(run.asked), run.asked
+
+
 def test_the_elderly_couple_is_asked_exactly_what_the_rules_need() -> None:
     run = complete(ELDERLY_COUPLE)
     assert run.asked == [
