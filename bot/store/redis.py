@@ -16,6 +16,9 @@ Keys are `rb:<namespace>:<key>`, locks `rb:lock:<key>`. Values are compact UTF-8
   while the token is still ours. A message is two round trips, three with more reads.
   (The keys of one script must be in one slot on Redis Cluster: see docs/DEPLOY.md.)
 
+Calls take turns (`Turns`): at most `max_connections` at once, the others served first
+come, first served for up to `pool_wait` seconds, then `StoreUnavailable` (503).
+
 Connection errors and timeouts are retried by redis-py (`Retry` with
 `ExponentialBackoff`, a fresh connection each time), then raised as `StoreUnavailable`.
 Socket timeouts bound every call, so a dead or hung server makes the store fail fast
@@ -25,6 +28,7 @@ rather than hang; once the server is back the pool simply reconnects.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import random
 import secrets
@@ -102,6 +106,36 @@ def millis(seconds: float) -> int:
     return max(1, round(seconds * 1000))
 
 
+class Turns:
+    """Redis calls in turn: at most `size` at once, the others served first come, first
+    served, each waiting at most `wait` seconds, then `StoreUnavailable` (the webhook
+    answers 503 and the gateway delivers the message again).
+
+    redis-py's BlockingConnectionPool waits too, but not in turn: a caller woken for a
+    released connection can lose it to a newcomer and goes back to the end of the line.
+    With 500 residents at once on a pool of 50, a few messages waited 3 s while most
+    waited 0.3 s (bench/load_bench.py). asyncio.Semaphore queues newcomers behind those
+    already waiting, so nobody is overtaken."""
+
+    def __init__(self, size: int, wait: float) -> None:
+        self._free = asyncio.Semaphore(size)
+        self.wait = wait
+
+    async def run(self, op: str, call: Awaitable[T]) -> T:
+        try:
+            async with asyncio.timeout(self.wait):
+                await self._free.acquire()
+        except TimeoutError:
+            if inspect.iscoroutine(call):
+                call.close()  # never started
+            log.warning("no redis connection free within %g s for %s", self.wait, op)
+            raise StoreUnavailable(f"no redis connection free for {op}") from None
+        try:
+            return await call
+        finally:
+            self._free.release()
+
+
 class RedisStore:
     def __init__(
         self,
@@ -113,9 +147,10 @@ class RedisStore:
         max_connections: int = 50,
         pool_wait: float = 5.0,
     ) -> None:
-        # A burst of more calls than connections waits (up to `pool_wait`) for one to be
-        # free instead of failing: redis-py's default pool raises at once, which under
-        # load turned residents' messages into 503s. max_connections in the URL wins.
+        # A burst of more calls than connections waits in turn (up to `pool_wait`) for one
+        # to be free instead of failing: redis-py's default pool raises at once, which
+        # under load turned residents' messages into 503s. max_connections in the URL wins.
+        # The pool blocks too, for calls made outside `_call` (ping).
         pool = BlockingConnectionPool.from_url(
             url,
             retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries),
@@ -126,6 +161,7 @@ class RedisStore:
             health_check_interval=30,
         )
         self.client: Redis = Redis.from_pool(pool)  # closing the client closes the pool
+        self.turns = Turns(pool.max_connections, pool_wait)
         self._incr = self.client.register_script(INCR_SCRIPT)
         self._release = self.client.register_script(RELEASE_SCRIPT)
         self._acquire = self.client.register_script(ACQUIRE_SCRIPT)
@@ -175,9 +211,10 @@ class RedisStore:
         await self.client.aclose()
 
     async def _call(self, op: str, namespace: str, call: Awaitable[T]) -> T:
-        """Await one command; unreachable after redis-py's retries -> StoreUnavailable."""
+        """Await one command in turn; unreachable after redis-py's retries, or no
+        connection free in time -> StoreUnavailable."""
         try:
-            return await call
+            return await self.turns.run(f"{op}({namespace})", call)
         except UNREACHABLE as error:
             log.warning("redis unreachable during %s(%s): %s", op, namespace, type(error).__name__)
             raise StoreUnavailable(f"redis unreachable during {op}({namespace})") from error

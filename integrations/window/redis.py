@@ -60,6 +60,7 @@ from redis.backoff import ExponentialBackoff
 
 from bot.referrals import ANY_TOWNSHIP, UNCLAIMED, NotFound, Referral
 from bot.store import StoreUnavailable
+from bot.store.redis import Turns
 from integrations.window import rules
 from integrations.window.base import Decide, Job, Window
 
@@ -195,8 +196,9 @@ class RedisWindow(Window):
         **options: Any,
     ) -> None:
         super().__init__(**options)
-        # A burst of calls waits for one of `max_connections` (up to `pool_wait` seconds)
-        # instead of failing with "too many connections" as the default pool does.
+        # A burst of calls waits in turn for one of `max_connections` (up to `pool_wait`
+        # seconds, bot.store.redis.Turns) instead of failing with "too many connections"
+        # as the default pool does.
         pool = BlockingConnectionPool.from_url(
             url,
             max_connections=max_connections,
@@ -208,6 +210,7 @@ class RedisWindow(Window):
             health_check_interval=30,
         )
         self.client: Redis = Redis.from_pool(pool)
+        self.turns = Turns(pool.max_connections, pool_wait)
         self._commit = self.client.register_script(COMMIT)
         self.job_timeout = job_timeout
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
@@ -391,7 +394,7 @@ class RedisWindow(Window):
 
     async def _call(self, op: str, call: Any) -> Any:
         try:
-            return await call
+            return await self.turns.run(op, call)
         except UNREACHABLE as error:
             log.warning("redis unreachable during %s: %s", op, type(error).__name__)
             raise StoreUnavailable(f"redis unreachable during {op}") from error

@@ -4,6 +4,7 @@ size, outages (stopped, hung, connections killed), and locks across real process
 from __future__ import annotations
 
 import asyncio
+import inspect
 import itertools
 import json
 import os
@@ -18,7 +19,7 @@ import pytest
 import redis
 
 from bot.store import LockTimeout, StoreUnavailable
-from bot.store.redis import RedisStore
+from bot.store.redis import RedisStore, Turns
 from dialogues.engine import Session
 
 pytestmark = pytest.mark.redis
@@ -219,6 +220,85 @@ async def test_a_hung_server_times_out_instead_of_hanging(
     finally:
         redis_server.process.send_signal(signal.SIGCONT)
     assert await store.get("session", SENDER) == {"v": 1}
+    await store.close()
+
+
+async def test_calls_take_turns_in_arrival_order_and_newcomers_queue_behind() -> None:
+    turns = Turns(1, wait=5)
+    order: list[str] = []
+    release_first = asyncio.Event()
+
+    async def work(name: str, hold: asyncio.Event | None = None) -> None:
+        order.append(name)
+        if hold is not None:
+            await hold.wait()
+
+    async def first_then_again() -> None:
+        await turns.run("first", work("first", release_first))
+        # asks again the moment its turn ends, before the waiting have run: a server
+        # whose next message is ready while others wait for a connection
+        await turns.run("again", work("again"))
+
+    first = asyncio.create_task(first_then_again())
+    await asyncio.sleep(0)
+    waiting = [asyncio.create_task(turns.run(f"w{i}", work(f"waiting {i}"))) for i in range(3)]
+    await asyncio.sleep(0)
+    release_first.set()
+    await asyncio.gather(first, *waiting)
+    assert order == ["first", "waiting 0", "waiting 1", "waiting 2", "again"]
+
+
+async def test_a_call_without_a_turn_in_time_is_unavailable_and_never_started() -> None:
+    turns = Turns(1, wait=0.05)
+    release = asyncio.Event()
+    holder = asyncio.create_task(turns.run("held", release.wait()))
+    await asyncio.sleep(0)
+    started: list[bool] = []
+
+    async def late() -> None:
+        started.append(True)
+
+    call = late()
+    with pytest.raises(StoreUnavailable):
+        await turns.run("late", call)
+    assert started == []
+    assert inspect.getcoroutinestate(call) == inspect.CORO_CLOSED  # no "never awaited"
+    release.set()
+    assert await holder is True
+    await turns.run("after", late())  # the turn came back
+    assert started == [True]
+
+
+async def test_a_burst_beyond_the_pool_waits_its_turn_and_uses_no_more_connections(
+    redis_url: str, raw: redis.Redis
+) -> None:
+    store = RedisStore(f"{redis_url}?client_name=burst", max_connections=3)
+    try:
+        await store.put("session", SENDER, {"v": 1})
+        got = await asyncio.gather(*(store.get("session", SENDER) for _ in range(300)))
+        assert got == [{"v": 1}] * 300
+        opened = [c for c in raw.client_list() if c.get("name") == "burst"]
+        assert 1 <= len(opened) <= 3
+    finally:
+        await store.close()
+
+
+async def test_with_the_server_hung_a_call_waiting_for_a_turn_gives_up_after_pool_wait(
+    redis_server: Any, redis_url: str
+) -> None:
+    store = RedisStore(redis_url, max_connections=1, pool_wait=0.2, socket_timeout=3, retries=0)
+    await store.put("session", SENDER, {"v": 1})
+    redis_server.process.send_signal(signal.SIGSTOP)
+    try:
+        stuck = asyncio.create_task(store.get("session", SENDER))  # holds the only turn
+        await asyncio.sleep(0.05)
+        start = time.monotonic()
+        with pytest.raises(StoreUnavailable):
+            await store.get("session", SENDER)
+        assert time.monotonic() - start < 1  # the turn's wait, not the socket's 3 s
+    finally:
+        redis_server.process.send_signal(signal.SIGCONT)
+    assert await stuck == {"v": 1}  # the server answers once it runs again
     await store.close()
 
 
