@@ -197,6 +197,16 @@ class Referral:
         """Seconds until the claim deadline (negative once past it)."""
         return self.deadline - now
 
+    def followed(self) -> dict[str, Any]:
+        """What the resident's session keeps of their last referral: bot/router.py
+        follows its thread (staff talking with them) and adds a further emergency to it."""
+        return {
+            "reference": self.reference,
+            "level": self.level,
+            "created_at": self.created_at,
+            "deadline": self.deadline,
+        }
+
 
 @dataclass(frozen=True)
 class Summary:

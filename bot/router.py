@@ -216,12 +216,7 @@ class Router:
         key = f"{inbound.key}:{inbound.delivery_id or uuid.uuid4().hex}"
         draft = Draft(key=key, channel=inbound.channel, address=inbound.sender, **data)
         referral = await self.referrals.create(draft)
-        session.referral = {
-            "reference": referral.reference,
-            "level": referral.level,
-            "created_at": referral.created_at,
-            "deadline": referral.deadline,
-        }
+        session.referral = referral.followed()
         return session.referral
 
     async def _route_later(self, reference: str, data: Mapping[str, Any]) -> None:

@@ -55,8 +55,13 @@ def resident_reply(referral: Referral, text: str) -> Reply:
 
 
 def session_key(referral: Referral) -> str:
-    """The resident's session key, as bot/messages.py `Inbound.key` makes it."""
-    return f"{referral.channel}:{referral.address}"
+    """The resident's session key, as bot/messages.py `Inbound.key` makes it. The SMS
+    channel knows senders as +86…: operators' referrals made before they were stored so
+    hold the 11 digits typed."""
+    address = referral.address
+    if referral.channel == "sms" and len(address) == 11 and address.isdigit():
+        address = f"+86{address}"
+    return f"{referral.channel}:{address}"
 
 
 async def begin(store: Store, referral: Referral, idle_timeout: float | None = None) -> None:
@@ -86,4 +91,9 @@ async def _set(
         if only_if is not None and session.handover != only_if:
             return
         session.handover = value
+        last = session.referral or {}
+        if value is not None and last.get("reference") != referral.reference:
+            # a referral the resident did not start here (an operator's, or an older
+            # one): the router follows the session's last referral, so make it this one
+            session.referral = referral.followed()
         sessions.save(unit, key, session)

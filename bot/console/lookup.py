@@ -364,7 +364,7 @@ async def referral_submit(request: web.Request, login: Login) -> web.StreamRespo
         key=f"lookup:{login.user.name}:{nonce}",
         level=_highest(*levels),
         channel="sms",
-        address=mobile,
+        address=f"+86{mobile}",  # as the SMS channel knows the resident (opt-out, replies)
         district=district.name,
         township=township.name if township else None,
         contact=mobile,

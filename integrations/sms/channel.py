@@ -229,6 +229,10 @@ class SmsSender:
         gateway = self.channel.gateway
         if gateway is None:
             raise DeliveryError("no_channel")
+        try:
+            address = e164(address)  # as senders are known: the opt-out list, 全文
+        except Malformed as exc:
+            raise DeliveryError("failed") from exc
         if await self.channel.opted_out(address):
             raise DeliveryError("opted_out")
         result = self.channel.compose([reply.text for reply in replies])

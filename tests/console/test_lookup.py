@@ -235,7 +235,7 @@ async def test_an_operator_refers_a_caller_once(server: Server, browser: Make) -
     assert (referral.queue, referral.channel, referral.address, referral.contact) == (
         "渝中区/解放碑街道",
         "sms",
-        "13800138000",
+        "+8613800138000",  # as the SMS channel knows the resident: opt-out, replies
         "13800138000",
     )
     assert referral.consent

@@ -4,6 +4,7 @@ malformed and repeated deliveries; opt-out; a full screening by SMS."""
 
 from __future__ import annotations
 
+import json
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
@@ -15,8 +16,10 @@ from aiohttp.test_utils import TestClient
 from twilio.request_validator import RequestValidator
 
 from bot.app import Services
+from bot.console import handover
 from bot.delivery import DeliveryError
 from bot.messages import Reply
+from bot.referrals import Draft
 from bot.render import render_reply
 from integrations.sms.channel import DONE, OPTOUT
 from integrations.sms.segments import PART, SINGLE, sms_length, split
@@ -376,6 +379,34 @@ async def test_opting_out_is_confirmed_respected_and_reversible(
     assert (await twilio(client, "帮助", "SM0305"))[1]
     await services.delivery.send("sms", NUMBER, [Reply("工作人员回复：明天来办。")])
     assert recorder.texts() == ["工作人员回复：明天来办。"]
+
+
+async def test_a_referral_with_the_number_as_an_operator_typed_it_reaches_the_resident(
+    sms: tuple[Services, Client, GatewayRecorder],
+) -> None:
+    """Operators' referrals were once stored with the 11 digits typed (13800001111), not
+    as the SMS channel knows the sender (+8613800001111): staff replies then ignored an
+    opt-out, and the resident's answers never reached the thread."""
+    services, client, recorder = sms
+    typed = NUMBER.removeprefix("+86")
+    draft = Draft(key="lookup:op:n1", level="urgent", channel="sms", address=typed,
+                  district="渝中区", township="解放碑街道", consent=True)  # fmt: skip
+    referral = await services.referrals.create(draft)
+    await services.referrals.claim(referral.reference, "staff_a")
+    sent = await services.referrals.reply(referral.reference, "staff_a", "请问您住哪里？")
+    words = handover.resident_reply(referral, sent.text)
+    await services.delivery.send("sms", sent.address, [words])
+    await services.referrals.reply_sent(referral.reference, "staff_a", sent.index, None)
+    await handover.begin(services.store, referral)  # as the console's reply does
+    assert json.loads(recorder.requests[-1]["body"])["to"] == NUMBER
+    await twilio(client, "我住解放碑民族路", "SM0350")
+    after = await services.referrals.get(referral.reference)
+    assert after is not None
+    assert after.thread[-1]["text"] == "我住解放碑民族路"  # the answer reached staff
+    await twilio(client, "退订", "SM0351")
+    with pytest.raises(DeliveryError) as caught:
+        await services.delivery.send("sms", referral.address, [Reply("工作人员：明天上门。")])
+    assert caught.value.reason == "opted_out"
 
 
 async def test_an_emergency_still_reaches_the_conversation_after_opting_out(
