@@ -9,9 +9,11 @@ from aiohttp import web
 
 from bot.console import access
 from bot.console.auth import Login
-from bot.console.common import CONSOLE, action, first, page, query, respond
+from bot.console.common import CONSOLE, action, done_code, first, page, query, respond
 from bot.console.texts import ConsoleError
 from bot.console.users import PASSWORD_MIN, ROLES
+
+DONE = frozenset({"done_user_added", "done_user_changed"})  # what the actions redirect with
 
 
 async def _users_page(
@@ -23,7 +25,6 @@ async def _users_page(
     form: dict[str, str] | None = None,
 ) -> web.Response:
     console = request.app[CONSOLE]
-    done, name = query(request, "done"), query(request, "name")
     return respond(
         request,
         "users",
@@ -32,8 +33,8 @@ async def _users_page(
         users=await console.users.list(),
         roles=ROLES,
         error={"code": error.code, "values": error.values} if error else None,
-        done=done if done.startswith("done_user_") else "",
-        done_values={"name": name},
+        done=done_code(request, DONE),
+        done_values={"name": query(request, "name")},
         form=form or {},
         password_min=PASSWORD_MIN,
     )

@@ -260,6 +260,13 @@ def query(request: web.Request, name: str, default: str = "") -> str:
     return request.query.get(name, default).strip()
 
 
+def done_code(request: web.Request, codes: frozenset[str]) -> str:
+    """The `done=` message code a redirect named, if it is one of `codes` (those the page's
+    actions redirect with); anything else typed into the URL is ignored."""
+    code = query(request, "done")
+    return code if code in codes else ""
+
+
 def first(mapping: Mapping[str, Any], name: str, *, strip: bool = True) -> str:
     """A form or query field as text ("" when missing or a file); stripped unless a
     password."""

@@ -96,7 +96,8 @@ async def landing(request: web.Request, login: Login) -> web.StreamResponse:
 
 @page(*ROLES)
 async def password_form(request: web.Request, login: Login) -> web.StreamResponse:
-    return respond(request, "password", login, error=None, done=query(request, "done"))
+    done = query(request, "done") == "password"  # the one code password_submit sends
+    return respond(request, "password", login, error=None, done=done)
 
 
 @action(*ROLES)

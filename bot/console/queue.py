@@ -21,6 +21,7 @@ from bot.console.common import (
     CONSOLE,
     Console,
     action,
+    done_code,
     first,
     message_page,
     page,
@@ -48,6 +49,11 @@ log = logging.getLogger(__name__)
 REFRESH_SECONDS = 30  # the queue page reloads itself this often (no script needed)
 LIST_LIMIT = 200
 RESOLVED_LIMIT = 50
+# The `done=` codes the actions below redirect with (`_back`); no other is shown.
+DONE = frozenset(
+    f"done_{name}"
+    for name in ("claimed", "released", "contacted", "replied", "resolved", "transferred")
+)
 
 
 def _queue(console: Console) -> ReferralQueue:
@@ -107,7 +113,6 @@ async def _referral_page(
     values: Mapping[str, object] | None = None,
 ) -> web.Response:
     console = request.app[CONSOLE]
-    done = query(request, "done")
     return respond(
         request,
         "referral",
@@ -118,7 +123,7 @@ async def _referral_page(
         mine=referral.assignee == login.user.name,
         error=error,
         values=values or {},
-        done=done if done.startswith("done_") else "",
+        done=done_code(request, DONE),
         done_values={"queue": query(request, "to")},
         transfer=_transfer_choices(login),
         max_text=MAX_TEXT,
@@ -154,7 +159,7 @@ async def queue_page(request: web.Request, login: Login) -> web.StreamResponse:
         resolved=resolved,
         refresh=REFRESH_SECONDS,
         scope=login.user.scope,
-        done="done_transferred" if query(request, "done") == "done_transferred" else "",
+        done=done_code(request, frozenset({"done_transferred"})),
         done_values={"queue": query(request, "to")},
     )
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
 from tests.console.helpers import PASSWORD, Browser, Server
 
 Make = Callable[[], Browser]
@@ -101,3 +103,24 @@ async def test_logins_are_counted_by_outcome_only(server: Server, browser: Make)
     assert 'residentbot_console_logins_total{outcome="ok"} 1.0' in text
     assert 'residentbot_console_logins_total{outcome="invalid"} 1.0' in text
     assert '"op"' not in text  # no user names in labels
+
+
+@pytest.mark.parametrize("done", ["done_user_bogus", "done_claimed", "done_", "user_added"])
+async def test_a_tampered_done_code_on_the_users_page_is_ignored(
+    server: Server, browser: Make, done: str
+) -> None:
+    admin = browser()
+    await admin.login("boss")
+    status, body = await admin.get("/console/users", params={"done": done, "name": "staff_a"})
+    assert status == 200
+    assert 'class="flash ok"' not in body
+
+
+async def test_the_password_page_says_changed_only_after_a_change(
+    server: Server, browser: Make
+) -> None:
+    staff = browser()
+    await staff.login("staff_a")
+    status, body = await staff.get("/console/password", params={"done": "done_bogus"})
+    assert status == 200
+    assert "密码已修改" not in body

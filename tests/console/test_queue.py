@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 from yarl import URL
 
+from bot.console import queue as console_queue
 from bot.console.auth import SESSIONS, digest
+from bot.console.common import say
 from bot.delivery import Delivery
 from bot.referrals import Referral
 from bot.sessions import Sessions
@@ -362,3 +364,29 @@ async def test_the_referral_page_says_which_staff_notifications_were_delivered(
     assert "通知已送达" in page  # the audit trail
     _, queue = await b.get("/console/queue")
     assert "通知未送达" in queue
+
+
+@pytest.mark.parametrize("done", ["done_bogus", "done_", "done_user_added", "claimed", "x" * 300])
+async def test_a_tampered_done_code_is_ignored(server: Server, browser: Make, done: str) -> None:
+    referral = await server.referral(TOWNSHIP_A)
+    b = browser()
+    await b.login("staff_a")
+    status, body = await b.get(f"/console/referral/{referral.reference}", params={"done": done})
+    assert status == 200
+    assert 'class="flash ok"' not in body
+    status, body = await b.get("/console/queue", params={"done": done})
+    assert status == 200
+    assert 'class="flash ok"' not in body
+
+
+@pytest.mark.parametrize("done", sorted(console_queue.DONE))
+async def test_every_code_the_actions_redirect_with_is_shown(
+    server: Server, browser: Make, done: str
+) -> None:
+    referral = await server.referral(TOWNSHIP_A)
+    b = browser()
+    await b.login("staff_a")
+    query = {"done": done, "to": TOWNSHIP_B}
+    status, body = await b.get(f"/console/referral/{referral.reference}", params=query)
+    assert status == 200
+    assert f'<p class="flash ok" role="status">{say(done, {"queue": TOWNSHIP_B})}</p>' in body
