@@ -19,6 +19,8 @@ Life of a referral (every change appends to `audit`; nothing is ever deleted fro
 - A claim not followed by contact (`mark_contacted`, a delivered reply) or resolution within the
   claim timeout is taken back: the referral returns to `new` (a staff member who
   claimed and went away, or a worker that crashed, loses nothing).
+- A held referral whose holder cannot act (disabled, away) is taken over by someone the
+  console allows: back to `new`, or claimed afresh for a colleague (`take_over`).
 
 Errors, all `ReferralError`: `NotFound` (no such reference), `Conflict` (another staff
 member holds it: a lost claim race, or acting on someone else's claim),
@@ -332,6 +334,14 @@ class ReferralQueue(Protocol):
 
     async def release(self, reference: str, staff: str) -> Referral:
         """claimed/contacted -> new (by the holder): back in the queue for others."""
+        ...
+
+    async def take_over(
+        self, reference: str, staff: str, holder: str, to: str | None = None
+    ) -> Referral:
+        """claimed/contacted, held by `holder` -> new (`to` None) or claimed by `to`, done
+        by `staff` for a holder who cannot act (the caller decides who may); Conflict if
+        someone other than `holder` holds it. Taking it for its holder changes nothing."""
         ...
 
     async def escalate_due(self, now: float | None = None) -> builtins.list[str]:

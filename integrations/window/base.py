@@ -173,6 +173,11 @@ class Window(abc.ABC):
     async def release(self, reference: str, staff: str) -> Referral:
         return await self._act(reference, lambda r, now: rules.release(r, staff, now))
 
+    async def take_over(
+        self, reference: str, staff: str, holder: str, to: str | None = None
+    ) -> Referral:
+        return await self._act(reference, lambda r, now: rules.take_over(r, staff, holder, to, now))
+
     async def escalate_due(self, now: float | None = None) -> builtins.list[str]:
         at = self.clock() if now is None else now
         escalated = []

@@ -21,8 +21,10 @@ referral enters a queue (created, transferred). `claim` takes that very entry wi
 `XCLAIM … FORCE` (FORCE creates the pending entry for an entry never delivered, so a
 staff member claims the referral they chose, not "the next one"); the pending entry then
 belongs to consumer `staff:<id>`. Contact or resolution acknowledges it (XACK; resolving
-and transferring also XDEL it). A claim never acknowledged — the staff member went away,
-or the process claiming crashed — stays pending; `reclaim_abandoned` runs XAUTOCLAIM with
+and transferring also XDEL it). A referral taken over for someone is XCLAIMed for them
+afresh (pending again, idle from then on); one taken back to the queue is acknowledged.
+A claim never acknowledged — the staff member went away, or the process claiming
+crashed — stays pending; `reclaim_abandoned` runs XAUTOCLAIM with
 the claim timeout as minimum idle time (measured by the Redis server's clock), moving
 such entries to consumer `reaper`, and returns each referral to `new` unless it changed
 meanwhile (the script checks that the entry is still the reaper's).
@@ -58,7 +60,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
-from bot.referrals import ANY_TOWNSHIP, UNCLAIMED, NotFound, Referral
+from bot.referrals import ANY_TOWNSHIP, NotFound, Referral
 from bot.store import StoreUnavailable
 from bot.store.redis import Turns
 from integrations.window import rules
@@ -152,8 +154,8 @@ def stream_step(old: Referral | None, new: Referral) -> str:
         return "move"
     if new.status == "resolved" and old.status != "resolved":
         return "close"
-    if old.status in UNCLAIMED and new.status == "claimed":
-        return "claim"
+    if new.status == "claimed" and (old.status != "claimed" or old.assignee != new.assignee):
+        return "claim"  # claimed, or taken over for someone: pending for them, idle from now
     if old.status == "claimed" and new.status in ("contacted", "new"):
         return "ack"
     return ""

@@ -204,6 +204,27 @@ def release(referral: Referral, staff: str, now: float) -> Referral:
     return changed
 
 
+def take_over(referral: Referral, staff: str, holder: str, to: str | None, now: float) -> Referral:
+    """`staff` takes a referral from its holder, who cannot act on it (disabled, away):
+    back to `new` for anyone (`to` None), or claimed afresh by `to` (`staff` or a
+    colleague), whose claim times out like any other. `holder` is whom the caller saw
+    holding it: Conflict if someone else holds it by now. Who may take over is the
+    caller's decision (bot/console/access.py); the audit names who did it, from whom."""
+    staff = check_staff(staff)
+    if referral.status not in HELD:
+        raise InvalidTransition(referral.reference, referral.status, "take over")
+    if referral.assignee != holder:
+        raise Conflict(referral.reference, referral.assignee)
+    if to is not None and check_staff(to) == holder:
+        return referral
+    changed = _next(referral, now, staff, "taken_over", {"holder": holder, "assignee": to})
+    if to is None:
+        changed.status, changed.assignee, changed.claimed_at = "new", None, None
+    else:
+        changed.status, changed.assignee, changed.claimed_at = "claimed", to, now
+    return changed
+
+
 def transfer(
     referral: Referral, staff: str, to_queue: str, now: float, deadlines: Mapping[str, float]
 ) -> Referral:

@@ -314,6 +314,10 @@ ILLEGAL: list[tuple[str, str, type[Exception]]] = [
     ("resolved", "reply", InvalidTransition),
     ("resolved", "transfer", InvalidTransition),
     ("resolved", "release", InvalidTransition),
+    ("new", "take_over", InvalidTransition),
+    ("claimed", "take_over_stale", Conflict),  # no longer held by whom the caller saw
+    ("claimed", "take_over_bad", ValueError),
+    ("resolved", "take_over", InvalidTransition),
 ]
 
 
@@ -342,6 +346,9 @@ async def test_illegal_transitions_are_refused_and_change_nothing(
         "resolve_empty": lambda: window.resolve(ref, "zhang", "  "),
         "transfer_same": lambda: window.transfer(ref, "zhang", TOWNSHIP),
         "transfer_bad": lambda: window.transfer(ref, "zhang", "渝中区/*"),
+        "take_over": lambda: window.take_over(ref, "chief", "zhang"),
+        "take_over_stale": lambda: window.take_over(ref, "chief", "li"),
+        "take_over_bad": lambda: window.take_over(ref, "chief", "zhang", " "),
     }
     with pytest.raises(error):
         await calls[action]()
@@ -357,6 +364,58 @@ async def test_release_puts_it_back_for_someone_else(window: Window) -> None:
     assert (await window.claim(ref, "li")).assignee == "li"
     assert actions(await window.get(ref) or released) == ["created", "claimed", "released",
                                                           "claimed"]  # fmt: skip
+
+
+async def test_a_held_referral_is_taken_back_to_the_queue_by_someone_else(
+    window: Window, backend: Backend
+) -> None:
+    ref = (await window.create(draft())).reference
+    await window.claim(ref, "zhang")
+    await window.mark_contacted(ref, "zhang")
+    backend.clock.now += 60
+    back = await window.take_over(ref, "chief", "zhang")
+    assert (back.status, back.assignee, back.claimed_at) == ("new", None, None)
+    assert back.audit[-1] == {"at": backend.clock.now, "who": "chief", "action": "taken_over",
+                              "detail": {"holder": "zhang", "assignee": None}}  # fmt: skip
+    assert [(s.status, s.assignee) for s in await window.list([TOWNSHIP])] == [("new", None)]
+    with pytest.raises(InvalidTransition):
+        await window.resolve(ref, "zhang", "已办结")  # the former holder no longer can
+    assert (await window.claim(ref, "li")).assignee == "li"
+
+
+async def test_a_held_referral_is_taken_over_for_a_colleague(
+    window: Window, backend: Backend
+) -> None:
+    ref = (await window.create(draft())).reference
+    await window.claim(ref, "zhang")
+    await window.mark_contacted(ref, "zhang")
+    backend.clock.now += 60
+    taken = await window.take_over(ref, "chief", "zhang", "li")
+    assert (taken.status, taken.assignee, taken.claimed_at) == ("claimed", "li", backend.clock.now)
+    assert taken.audit[-1]["detail"] == {"holder": "zhang", "assignee": "li"}
+    assert await window.take_over(ref, "chief", "li", "li") == taken  # a second click
+    with pytest.raises(Conflict):
+        await window.reply(ref, "zhang", "您好")
+    # li's claim is a claim like any other: it times out unless li gets in touch
+    assert await window.reclaim_abandoned() == []
+    await backend.pass_claim_timeout()
+    assert await window.reclaim_abandoned() == [ref]
+    back = await window.get(ref)
+    assert back is not None
+    assert (back.status, back.assignee) == ("new", None)
+    assert back.audit[-1]["detail"] == {"from": "li"}
+
+
+async def test_a_claim_taken_over_counts_its_timeout_afresh(
+    window: Window, backend: Backend
+) -> None:
+    ref = (await window.create(draft())).reference
+    await window.claim(ref, "zhang")
+    await backend.pass_claim_timeout()  # zhang's claim is stale, not yet taken back
+    await window.take_over(ref, "chief", "zhang", "chief")
+    assert await window.reclaim_abandoned() == []
+    resolved = await window.resolve(ref, "chief", "已上门")
+    assert (resolved.status, resolved.assignee) == ("resolved", "chief")
 
 
 async def test_transfer_moves_it_to_another_window_with_a_fresh_deadline(
