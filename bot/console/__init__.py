@@ -7,11 +7,13 @@
 - staff and supervisors: `GET /console/queue` (`?show=resolved`), the queue, emergency
   first, then by deadline, reloading itself; `GET /console/referral/{reference}` (in
   scope, else 404) and `POST /console/referral/{reference}/<action>` for `claim`,
-  `release`, `contacted`, `reply`, `resolve`, `transfer`;
+  `release`, `contacted`, `reply`, `resolve`, `transfer`, and `takeover` (a referral
+  whose holder cannot act: supervisors, or township staff once the holder is disabled);
 - operators, staff and supervisors: `GET /lookup` (KB answers), `GET /lookup/standards`,
   `GET/POST /lookup/screen`, and `GET /api/kb/search?q=` (JSON; 401 without login);
 - operators: `GET/POST /lookup/referral`, a referral for a caller;
-- admins: `GET /console/users`, `POST /console/users`, `POST /console/users/{name}`;
+- admins: `GET /console/users`, `POST /console/users`, `POST /console/users/{name}`
+  (disabling a user puts the referrals they hold back in the queue);
 - anyone: `GET /console/static/…`, the stylesheet.
 
 Roles and scopes: bot/console/users.py and access.py; sessions, lockout and CSRF:
@@ -91,6 +93,7 @@ def setup(
             web.post(f"{ref}/reply", queue.reply),
             web.post(f"{ref}/resolve", queue.resolve),
             web.post(f"{ref}/transfer", queue.transfer),
+            web.post(f"{ref}/takeover", queue.take_over),
             web.get("/console/users", admin.users_page),
             web.post("/console/users", admin.add_user),
             web.post("/console/users/{name}", admin.change_user),

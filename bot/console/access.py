@@ -8,6 +8,11 @@
 - `operator`: the lookup, and creating referrals for callers; no queue.
 - `admin`: the users page; no queue, no lookup.
 
+Taking over a referral someone else holds (rules.take_over): a supervisor, any referral
+in their scope (the holder is away); staff of its queue, only once the holder can no
+longer act on it (disabled, or moved to another scope). Admins have no queue: disabling
+a user on the users page takes back what that user holds (bot/console/admin.py).
+
 A referral outside a user's scope is "not found" for them (404, never 403), so that its
 reference number does not confirm that it exists.
 """
@@ -15,7 +20,7 @@ reference number does not confirm that it exists.
 from __future__ import annotations
 
 from bot.console.users import User
-from bot.referrals import UNROUTED, Referral, district_of, supervisor_queues
+from bot.referrals import HELD, UNROUTED, Referral, Summary, district_of, supervisor_queues
 
 QUEUE_ROLES = ("staff", "supervisor")
 LOOKUP_ROLES = ("operator", "staff", "supervisor")
@@ -43,7 +48,7 @@ def queues(user: User) -> list[str]:
     return supervisor_queues(user.scope)
 
 
-def may_see(user: User, referral: Referral) -> bool:
+def may_see(user: User, referral: Referral | Summary) -> bool:
     """Whether the referral is in the user's scope (its current queue decides)."""
     if user.disabled or user.scope is None or user.role not in QUEUE_ROLES:
         return False
@@ -52,6 +57,22 @@ def may_see(user: User, referral: Referral) -> bool:
     if user.scope == UNROUTED:
         return referral.queue == UNROUTED
     return district_of(referral.queue) == user.scope
+
+
+def holder_gone(holder: User | None, referral: Referral | Summary) -> bool:
+    """A held referral whose holder can no longer act on it: disabled, moved, unknown."""
+    if referral.status not in HELD:
+        return False
+    return holder is None or not may_see(holder, referral)
+
+
+def may_take_over(user: User, referral: Referral, holder: User | None) -> bool:
+    """Whether `user` may take the held referral from `holder` (its assignee's account)."""
+    if referral.assignee == user.name or not may_see(user, referral):
+        return False
+    if user.role == "supervisor":
+        return referral.status in HELD
+    return holder_gone(holder, referral)
 
 
 def may_transfer_to(user: User, queue: str) -> bool:

@@ -1,19 +1,23 @@
 """The admin's users page: list, add, disable or enable, set a password, lift a lock.
 
 The same operations as `residentbot users` (bot/console/cli.py), for admins in a browser.
+Disabling a user here also puts the referrals they hold back in the queue, taken over by
+the admin (the command line has no queue: there, the holder shows as gone and the
+district's supervisors or the township's staff take them over, bot/console/access.py).
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from bot.console import access
+from bot.console import access, queue
 from bot.console.auth import Login
 from bot.console.common import CONSOLE, action, done_code, first, page, query, respond
 from bot.console.texts import ConsoleError
 from bot.console.users import PASSWORD_MIN, ROLES
 
-DONE = frozenset({"done_user_added", "done_user_changed"})  # what the actions redirect with
+# The `done=` codes the actions below redirect with; no other is shown.
+DONE = frozenset({"done_user_added", "done_user_changed", "done_user_disabled"})
 
 
 async def _users_page(
@@ -74,7 +78,9 @@ async def change_user(request: web.Request, login: Login) -> web.StreamResponse:
         if await console.users.get(name) is None:
             raise ConsoleError("no_user", name=name)
         if what == "disable":
-            await console.users.set_disabled(name, True)
+            user = await console.users.set_disabled(name, True)
+            await queue.release_held(console, user, login.user.name)
+            raise web.HTTPSeeOther(f"/console/users?done=done_user_disabled&name={name}")
         elif what == "enable":
             await console.users.set_disabled(name, False)
         elif what == "password":

@@ -5,6 +5,10 @@ status and the holder and writes the audit trail; here we check the user's scope
 (bot/console/access.py: outside it, 404) and then turn the queue's refusals into pages:
 `Conflict` → 409 naming the holder, `InvalidTransition` → 409, bad input → 400.
 After a change the browser is sent back to the referral (post/redirect/get).
+
+Taking over (`take_over`): a referral whose holder cannot act on it is put back in the
+queue or handed to a colleague who may see it (access.py says who may do this); the
+queue and the referral's page mark a holder who was disabled or moved.
 """
 
 from __future__ import annotations
@@ -28,15 +32,17 @@ from bot.console.common import (
     query,
     respond,
 )
-from bot.console.users import township_named
+from bot.console.users import User, township_named
 from bot.delivery import DeliveryError
 from bot.messages import MAX_TEXT
 from bot.referrals import (
+    HELD,
     OPEN_STATUSES,
     Conflict,
     InvalidTransition,
     NotFound,
     Referral,
+    ReferralError,
     ReferralQueue,
     Summary,
     listing_order,
@@ -49,11 +55,10 @@ log = logging.getLogger(__name__)
 REFRESH_SECONDS = 30  # the queue page reloads itself this often (no script needed)
 LIST_LIMIT = 200
 RESOLVED_LIMIT = 50
+HELD_LIMIT = 10_000  # more than any scope holds open: a disabled user's referrals
 # The `done=` codes the actions below redirect with (`_back`); no other is shown.
-DONE = frozenset(
-    f"done_{name}"
-    for name in ("claimed", "released", "contacted", "replied", "resolved", "transferred")
-)
+DONE = frozenset({"done_claimed", "done_released", "done_contacted", "done_replied",
+                  "done_resolved", "done_transferred", "done_reassigned"})  # fmt: skip
 
 
 def _queue(console: Console) -> ReferralQueue:
@@ -79,12 +84,25 @@ async def _labels(console: Console, referral: Referral) -> dict[str, str]:
     """User names in the thread and audit trail → the names colleagues know them by."""
     names = {referral.assignee or ""} | {str(e.get("who", "")) for e in referral.audit}
     names |= {str(m.get("author", "")) for m in referral.thread}
+    for entry in referral.audit:  # a takeover names the holder and whom it went to
+        detail = entry.get("detail") or {}
+        names |= {str(detail.get("holder") or ""), str(detail.get("assignee") or "")}
     labels = {}
     for name in names - {""}:
         user = await console.users.get(name)
         if user is not None:
             labels[name] = user.label
     return labels
+
+
+async def _takeover_targets(console: Console, referral: Referral) -> list[User]:
+    """Whom a referral may be handed to on taking it over: active users who may see it
+    (its township's staff, its district's supervisors), other than its holder."""
+    return [
+        user
+        for user in await console.users.list()
+        if user.name != referral.assignee and access.may_see(user, referral)
+    ]
 
 
 def _transfer_choices(login: Login) -> dict[str, object]:
@@ -113,6 +131,9 @@ async def _referral_page(
     values: Mapping[str, object] | None = None,
 ) -> web.Response:
     console = request.app[CONSOLE]
+    holder = await console.users.get(referral.assignee) if referral.assignee else None
+    takeover = access.may_take_over(login.user, referral, holder)
+    to = query(request, "to")
     return respond(
         request,
         "referral",
@@ -121,10 +142,12 @@ async def _referral_page(
         r=referral,
         labels=await _labels(console, referral),
         mine=referral.assignee == login.user.name,
+        holder_gone=access.holder_gone(holder, referral),
+        takeover=await _takeover_targets(console, referral) if takeover else None,
         error=error,
         values=values or {},
         done=done_code(request, DONE),
-        done_values={"queue": query(request, "to")},
+        done_values={"queue": to, "name": to},
         transfer=_transfer_choices(login),
         max_text=MAX_TEXT,
         can_send=console.delivery is not None and referral.channel in console.delivery.channels,
@@ -145,17 +168,16 @@ async def queue_page(request: web.Request, login: Login) -> web.StreamResponse:
     items = sorted(unique.values(), key=listing_order)
     if resolved:
         items.reverse()
-    labels = {}
+    holders: dict[str, User | None] = {}
     for name in {s.assignee for s in items if s.assignee}:
-        user = await console.users.get(name)
-        if user is not None:
-            labels[name] = user.label
+        holders[name] = await console.users.get(name)
     return respond(
         request,
         "queue",
         login,
         items=items,
-        labels=labels,
+        labels={name: user.label for name, user in holders.items() if user is not None},
+        gone={s.reference for s in items if access.holder_gone(holders.get(s.assignee or ""), s)},
         resolved=resolved,
         refresh=REFRESH_SECONDS,
         scope=login.user.scope,
@@ -353,3 +375,58 @@ async def transfer(request: web.Request, login: Login) -> web.StreamResponse:
     if access.may_see(login.user, moved):
         raise _back(referral.reference, "transferred", to_queue)
     raise web.HTTPSeeOther(f"/console/queue?done=done_transferred&to={quote(to_queue)}")
+
+
+@action(*access.QUEUE_ROLES)
+async def take_over(request: web.Request, login: Login) -> web.StreamResponse:
+    """Take a referral from a holder who cannot act: to the queue (`to` empty), to oneself
+    or to a colleague. `holder` is whom the page showed holding it."""
+    console = request.app[CONSOLE]
+    queue = _queue(console)
+    referral = await _visible(request, login)
+    if referral is None:
+        return _not_found(request, login)
+    form = await request.post()
+    holder, to = first(form, "holder"), first(form, "to")
+    targets = {user.name: user for user in await _takeover_targets(console, referral)}
+    if referral.status not in HELD or referral.assignee != holder:  # someone acted meanwhile
+        return await _referral_page(
+            request, login, referral, status=409, error="invalid_transition"
+        )
+    if not access.may_take_over(login.user, referral, await console.users.get(holder)):
+        return await _referral_page(
+            request, login, referral, status=403, error="takeover_forbidden"
+        )
+    if to and to not in targets:
+        return await _referral_page(request, login, referral, status=400, error="takeover_target")
+    try:
+        await queue.take_over(referral.reference, login.user.name, holder, to or None)
+    except (Conflict, InvalidTransition):
+        current = await queue.get(referral.reference) or referral
+        return await _referral_page(request, login, current, status=409, error="invalid_transition")
+    except NotFound:
+        return _not_found(request, login)
+    if not to:
+        raise _back(referral.reference, "released")
+    if to == login.user.name:
+        raise _back(referral.reference, "claimed")
+    raise _back(referral.reference, "reassigned", targets[to].label)
+
+
+async def release_held(console: Console, user: User, by: str) -> int:
+    """Back to the queue, every referral `user` holds (they were just disabled), taken
+    over by `by`; how many."""
+    if console.referrals is None:
+        return 0
+    released = 0
+    for held in await console.referrals.list(access.queues(user), HELD, limit=HELD_LIMIT):
+        if held.assignee != user.name:
+            continue
+        try:
+            await console.referrals.take_over(held.reference, by, user.name)
+        except ReferralError:  # released, resolved or taken over meanwhile
+            continue
+        released += 1
+    if released:
+        log.info("%d referrals of a disabled user back in their queues", released)
+    return released

@@ -83,3 +83,38 @@ def test_home_by_role() -> None:
     assert access.home(SUPER) == "/console/queue"
     assert access.home(OPERATOR) == "/lookup"
     assert access.home(ADMIN) == "/console/users"
+
+
+def held(queue: str, status: str = "claimed", assignee: str | None = "holder") -> Referral:
+    found = referral(queue)
+    found.status, found.assignee = status, assignee
+    return found
+
+
+HOLDER = User("holder", "staff", "渝中区/解放碑街道", "scrypt$x")
+GONE = User("holder", "staff", "渝中区/解放碑街道", "scrypt$x", disabled=True)
+MOVED = User("holder", "staff", "渝中区/七星岗街道", "scrypt$x")
+
+
+@pytest.mark.parametrize(
+    ("who", "taken", "holder", "allowed"),
+    [
+        (SUPER, held("渝中区/解放碑街道"), HOLDER, True),  # the holder is away
+        (SUPER, held("渝中区/解放碑街道", "contacted"), HOLDER, True),
+        (SUPER, held("渝中区"), HOLDER, True),
+        (SUPER_OTHER, held("渝中区/解放碑街道"), GONE, False),
+        (HOTLINE, held("渝中区/解放碑街道"), GONE, False),
+        (STAFF_A, held("渝中区/解放碑街道"), HOLDER, False),  # a colleague at work
+        (STAFF_A, held("渝中区/解放碑街道"), GONE, True),
+        (STAFF_A, held("渝中区/解放碑街道"), MOVED, True),
+        (STAFF_A, held("渝中区/解放碑街道"), None, True),  # no such account
+        (STAFF_B, held("渝中区/解放碑街道"), GONE, False),  # another township's
+        (STAFF_A, held("渝中区/解放碑街道", assignee="someone"), HOLDER, False),  # one's own
+        (SUPER, held("渝中区/解放碑街道", "new", None), None, False),  # nothing to take
+        (SUPER, held("渝中区/解放碑街道", "resolved"), HOLDER, False),
+        (ADMIN, held("渝中区/解放碑街道"), GONE, False),
+        (OPERATOR, held("渝中区/解放碑街道"), GONE, False),
+    ],
+)
+def test_may_take_over(who: User, taken: Referral, holder: User | None, allowed: bool) -> None:
+    assert access.may_take_over(who, taken, holder) is allowed

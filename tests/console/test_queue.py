@@ -389,4 +389,5 @@ async def test_every_code_the_actions_redirect_with_is_shown(
     query = {"done": done, "to": TOWNSHIP_B}
     status, body = await b.get(f"/console/referral/{referral.reference}", params=query)
     assert status == 200
-    assert f'<p class="flash ok" role="status">{say(done, {"queue": TOWNSHIP_B})}</p>' in body
+    shown = say(done, {"queue": TOWNSHIP_B, "name": TOWNSHIP_B})
+    assert f'<p class="flash ok" role="status">{shown}</p>' in body

@@ -109,3 +109,32 @@ async def test_claim_reply_resolve_on_redis(two_servers: tuple[Server, Server]) 
     done = await first.services.referrals.get(mine.reference)
     assert done is not None
     assert (done.status, done.assignee) == ("resolved", "staff_a")
+
+
+async def test_taking_over_and_disabling_on_redis(two_servers: tuple[Server, Server]) -> None:
+    first, second = two_servers
+    one, two = await first.referral(TOWNSHIP_A), await first.referral(TOWNSHIP_A)
+    jar = aiohttp.CookieJar
+    async with (
+        aiohttp.ClientSession(cookie_jar=jar(unsafe=True)) as s1,
+        aiohttp.ClientSession(cookie_jar=jar(unsafe=True)) as s2,
+        aiohttp.ClientSession(cookie_jar=jar(unsafe=True)) as s3,
+    ):
+        staff, supervisor, admin = Browser(second, s1), Browser(first, s2), Browser(second, s3)
+        await staff.login("staff_a")
+        for referral in (one, two):
+            assert (await staff.post(f"/console/referral/{referral.reference}/claim", {}))[0] == 303
+        await supervisor.login("super_yz")
+        base = f"/console/referral/{one.reference}"
+        await supervisor.get(base)
+        form = {"holder": "staff_a", "to": "super_yz"}
+        assert (await supervisor.post(f"{base}/takeover", form))[0] == 303
+        assert (await supervisor.post(f"{base}/resolve", {"outcome": "已上门"}))[0] == 303
+        await admin.login("boss")
+        assert (await admin.post("/console/users/staff_a", {"do": "disable"}))[0] == 303
+    done = await second.services.referrals.get(one.reference)
+    assert done is not None
+    assert (done.status, done.assignee) == ("resolved", "super_yz")
+    back = await first.services.referrals.get(two.reference)
+    assert back is not None
+    assert (back.status, back.assignee, back.audit[-1]["who"]) == ("new", None, "boss")
