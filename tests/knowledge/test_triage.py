@@ -390,6 +390,19 @@ def test_past_and_present(text: str, level: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        ("屋头米都快吃完了 想问下低保咋个申请", "urgent"),  # a question does not clear it
+        ("儿子在工地上做事 从架子上摔下来了 医院要押金", "urgent"),  # work, and a harm
+        ("我和孙女两个人住 她发高烧抽筋 叫不醒", "emergency"),  # people, and what happens
+        ("我住在民族路5号 快来 他拿着刀", "emergency"),
+    ],
+)
+def test_an_answer_that_also_tells_a_danger_still_raises_it(text: str, level: str) -> None:
+    assert triage(text).level == level
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "低保一个月多少钱",
@@ -430,6 +443,17 @@ def test_past_and_present(text: str, level: str) -> None:
         "腿疼 从屁股痛到膝盖",
         "我们村的路被水冲了一截 车子过不去",
         "昨晚进贼了 东西被偷光了 能报案吗",
+        # answers to the questionnaire (an audit found each raised an alarm)
+        "屋头三个人 我 老伴 还有孙子",
+        "我和老伴还有孙子",
+        "三口人，我、老伴和孙子",
+        "屋头就我和老伴两个人",
+        "我和孙女两个人住",
+        "我男人在工地上班",
+        "我男的在工地上做 一个月两千五 不稳定",
+        "儿子在外头打工 自己都顾不到 养不起",
+        "我住在解放碑民族路5号",
+        "就我一个人",
     ],
 )
 def test_ordinary_questions_are_none(text: str) -> None:
