@@ -89,3 +89,27 @@ def test_the_detail_says_where_what_to_bring_and_how_long_in_the_sms_sent_at_onc
     assert "低保（很可能符合）：" in detail.rest  # a program's reasons
     assert "要带什么：" in detail.rest  # the guidance in full
     assert "不是审批决定" in detail.rest
+
+
+def test_the_detail_gives_a_likely_program_a_reason_that_holds_with_its_own_source() -> None:
+    medical = {**HOUSEHOLD["hardship"], "major_medical_expense": True}
+    result = household(hardship=medical)
+    linshi = result["programs"]["linshi"]
+    assert linshi["verdict"] == "likely"
+    holds = next(r for r in linshi["reasons"] if r["passed"])
+    fails = next(r for r in linshi["reasons"] if not r["passed"])  # 3 months without income
+    rest = sent("screening_detail", result, "normal").rest
+    line = next(line for line in rest.splitlines() if line.startswith("临时救助（"))
+    assert holds["text"].rstrip("。") in line
+    assert holds["source"] in line
+    assert fails["text"].rstrip("。") not in line  # once shown as the reason, wrongly
+
+
+def test_the_detail_gives_a_possible_program_what_is_still_to_check() -> None:
+    result = household(financial_assets=None)
+    dibao = result["programs"]["dibao"]
+    assert dibao["verdict"] == "possible"
+    rest = sent("screening_detail", result, "normal").rest
+    line = next(line for line in rest.splitlines() if line.startswith("低保（"))
+    for reason in dibao["reasons"]:
+        assert (reason["text"].rstrip("。") in line) is (not reason["passed"]), reason
