@@ -119,7 +119,7 @@ DERIVED = {
 # (entry, field) -> the wordings that quote parameters, with {figure} placeholders.
 QUOTES: Mapping[tuple[str, str], tuple[str, ...]] = {
     ("dibao.standard", "answer"): (
-        "{since}起，重庆全市统一：城市低保每人每月{urban}元，农村低保每人每月{rural}元",
+        "{since}起，重庆市定的标准：城市低保每人每月{urban}元，农村低保每人每月{rural}元",
     ),
     ("dibao.standard", "sms"): ("{since}起重庆低保标准：城市每人每月{urban}元，农村{rural}元",),
     ("dibao.conditions", "answer"): (
