@@ -44,7 +44,7 @@ from bot.ratelimit import RateLimit
 from bot.referrals import ReferralQueue
 from bot.router import REFERRAL, SCREENING, Router
 from bot.sessions import Sessions
-from bot.store import Store, open_store
+from bot.store import Store, StoreUnavailable, open_store
 from bot.store.embedded import DirectoryInUse, EmbeddedStore
 from bot.web import WebChat
 from dialogues import referral, screening
@@ -317,3 +317,7 @@ def serve() -> None:
     except OSError as exc:  # e.g. the port is taken
         sys.stderr.write(f"residentbot: 无法启动 / cannot start: {exc}\n")
         raise SystemExit(2) from None
+    except StoreUnavailable as exc:  # Redis down or refusing us at start-up
+        cause = type(exc.__cause__).__name__ if exc.__cause__ else ""
+        sys.stderr.write(f"residentbot: 存储连不上 / the store is unavailable: {exc} {cause}\n")
+        raise SystemExit(1) from None  # not 2: systemd starts it again until Redis is back

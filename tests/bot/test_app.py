@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -86,6 +87,37 @@ def test_serve_refuses_a_bad_configuration_naming_the_variables(tmp_path: Path) 
     assert done.returncode == 2
     for name in ("TELEGRAM_WEBHOOK_SECRET", "TWILIO_ACCOUNT_SID", "TWILIO_FROM"):
         assert name in done.stderr
+
+
+def test_serve_without_its_redis_says_so_in_one_line_and_exits_to_be_restarted(
+    tmp_path: Path,
+) -> None:
+    ports = []
+    for _ in range(2):  # ports nothing listens on: Redis's, and one to serve on
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            ports.append(probe.getsockname()[1])
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "REDIS_URL": f"redis://127.0.0.1:{ports[0]}/0",
+        "RESIDENTBOT_HOST": "127.0.0.1",
+        "RESIDENTBOT_PORT": str(ports[1]),
+        "RESIDENTBOT_DATA_DIR": str(tmp_path),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "serve"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1  # not 2: systemd restarts it until Redis is back
+    assert "Traceback" not in done.stderr
+    said = [line for line in done.stderr.splitlines() if line.startswith("residentbot:")]
+    assert len(said) == 1
+    assert "redis" in said[0].lower()
 
 
 async def test_healthz_reports_the_store(tmp_path: Path, redis_server: Any, redis_url: str) -> None:
