@@ -18,6 +18,9 @@ Rules every backend keeps (tests/bot/test_store_contract.py proves them on both)
 - Keys and values hold phone numbers: nothing here logs them, only namespaces and counts.
 - `StoreUnavailable` means the backend could not be reached after retries: webhooks
   answer 503 so that gateways deliver again later (bot/router.py passes it up).
+- Locks are first come, first served per key (across processes on Redis): one sender's
+  messages are handled in the order they arrived, and a waiter that gives up or dies
+  holds up those behind it for a moment at most (on Redis `PLACE`, 2 s, each).
 - `LockTimeout` is a `StoreUnavailable`: a sender whose lock cannot be had within `wait`
   (a stuck earlier message) is answered the same way — "try again later" — and the
   gateway's redelivery is then de-duplicated by delivery id.
@@ -148,8 +151,9 @@ class Store(Protocol):
     def lock(
         self, key: str, timeout: float = 10.0, wait: float = 15.0
     ) -> AbstractAsyncContextManager[None]:
-        """Mutual exclusion per key. A holder that never releases (crashed) loses the
-        lock after `timeout` seconds; not getting it within `wait` raises LockTimeout."""
+        """Mutual exclusion per key, first come, first served. A holder that never
+        releases (crashed) loses the lock after `timeout` seconds; not getting it within
+        `wait` raises LockTimeout."""
         ...
 
     def locked(

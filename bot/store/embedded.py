@@ -18,11 +18,13 @@ Expiry. Times are absolute unix seconds from `clock` (injectable for tests), so 
 survives restarts. Reads ignore expired rows; writes purge them every `purge_interval`.
 
 Locks. In-process leases per key: the holder's lease lapses after `timeout`, so an
-abandoned holder cannot block a sender forever, exactly like Redis. They exclude nothing
-in another process, so `serve` and `chat` first `hold()` the data directory: an exclusive
-advisory lock (`fcntl.flock`) on `<data dir>/residentbot.lock`, kept until `close()` and
-dropped by the kernel when the process dies however it dies. A second process on the
-same directory gets `DirectoryInUse` (two servers would both accept one delivery as new).
+abandoned holder cannot block a sender forever, exactly like Redis. Waiters queue in a
+line per key and take the lease first come, first served: a newcomer arriving as the
+lease is released never overtakes them. Leases exclude nothing in another process, so
+`serve` and `chat` first `hold()` the data directory: an exclusive advisory lock
+(`fcntl.flock`) on `<data dir>/residentbot.lock`, kept until `close()` and dropped by
+the kernel when the process dies however it dies. A second process on the same
+directory gets `DirectoryInUse` (two servers would both accept one delivery as new).
 Short commands (`residentbot users`) do not hold it: they work beside a running server.
 
 Units (`locked`). The lease, one thread call for the reads, and the writes in one
@@ -40,7 +42,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -127,6 +129,7 @@ class EmbeddedStore:
         self._last_purge = float("-inf")
         self._closed = False
         self._leases: dict[str, _Lease] = {}
+        self._lines: dict[str, list[asyncio.Event]] = {}  # per key, the waiting, in order
         self._held: int | None = None  # the lock file's descriptor while `hold()` holds it
 
     # --- the records ------------------------------------------------------------------
@@ -176,12 +179,12 @@ class EmbeddedStore:
     def lock(
         self, key: str, timeout: float = 10.0, wait: float = 15.0
     ) -> AbstractAsyncContextManager[None]:
-        return _LocalLock(self._leases, key, check_seconds("timeout", timeout), wait)
+        return _LocalLock(self, key, check_seconds("timeout", timeout), wait)
 
     def locked(
         self, key: str, reads: Sequence[Item] = (), timeout: float = 10.0, wait: float = 15.0
     ) -> AbstractAsyncContextManager[Unit]:
-        lock = _LocalLock(self._leases, key, check_seconds("timeout", timeout), wait)
+        lock = _LocalLock(self, key, check_seconds("timeout", timeout), wait)
         return _EmbeddedUnit(self, lock, reads)
 
     async def _get_many(self, items: Sequence[Item]) -> list[str | None]:
@@ -355,33 +358,46 @@ class _EmbeddedUnit(Unit):
 @dataclass(eq=False)
 class _Lease:
     expires: float  # time.monotonic()
-    released: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class _LocalLock:
-    """`async with store.lock(key)`: a lease in this process's table of leases."""
+    """`async with store.lock(key)`: a lease in this process's table of leases, taken by
+    the first in the key's line once it is free or has lapsed."""
 
-    def __init__(self, leases: dict[str, _Lease], key: str, timeout: float, wait: float) -> None:
-        self.leases, self.key, self.timeout, self.wait = leases, key, timeout, wait
+    def __init__(self, store: EmbeddedStore, key: str, timeout: float, wait: float) -> None:
+        self.leases, self.lines = store._leases, store._lines
+        self.key, self.timeout, self.wait = key, timeout, wait
         self.lease: _Lease | None = None
 
     async def __aenter__(self) -> None:
         deadline = time.monotonic() + self.wait
-        while True:
-            now = time.monotonic()
-            held = self.leases.get(self.key)
-            if held is None or held.expires <= now:
-                if held is not None:
-                    log.warning("a lock lapsed after its timeout; taken over")
-                    held.released.set()
-                self.lease = _Lease(now + self.timeout)
-                self.leases[self.key] = self.lease
-                return
-            remaining = deadline - now
-            if remaining <= 0:
-                raise LockTimeout(f"lock not free within {self.wait:g} s")
-            with suppress(TimeoutError):  # released, lapsed or our wait is over: look again
-                await asyncio.wait_for(held.released.wait(), min(remaining, held.expires - now))
+        line = self.lines.setdefault(self.key, [])
+        turn = asyncio.Event()  # set when it may be ours: the lease or the line changed
+        line.append(turn)
+        try:
+            while True:
+                now = time.monotonic()
+                held = self.leases.get(self.key)
+                if line[0] is turn and (held is None or held.expires <= now):
+                    if held is not None:
+                        log.warning("a lock lapsed after its timeout; taken over")
+                    self.lease = _Lease(now + self.timeout)
+                    self.leases[self.key] = self.lease
+                    return
+                remaining = deadline - now
+                if remaining <= 0:
+                    raise LockTimeout(f"lock not free within {self.wait:g} s")
+                if line[0] is turn and held is not None:  # the first also looks at the lapse
+                    remaining = min(remaining, held.expires - now)
+                with suppress(TimeoutError):  # our turn, a lapse or the end of our wait
+                    await asyncio.wait_for(turn.wait(), remaining)
+                turn.clear()
+        finally:
+            line.remove(turn)
+            if line:
+                line[0].set()  # the next one looks again (and waits for the new lease)
+            else:
+                del self.lines[self.key]
 
     async def __aexit__(
         self,
@@ -392,8 +408,9 @@ class _LocalLock:
         lease, self.lease = self.lease, None
         if lease is None:
             return
-        if self.leases.get(self.key) is lease:
-            del self.leases[self.key]
-        else:
+        if self.leases.get(self.key) is not lease:
             log.warning("a lock was held past its timeout and had been taken over")
-        lease.released.set()
+            return
+        del self.leases[self.key]
+        if self.key in self.lines:
+            self.lines[self.key][0].set()

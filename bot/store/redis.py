@@ -1,20 +1,44 @@
 """The Redis store, shared by any number of server processes (`REDIS_URL`).
 
-Keys are `rb:<namespace>:<key>`, locks `rb:lock:<key>`. Values are compact UTF-8 JSON
-(no spaces, no \\uXXXX escapes): an idle 10-answer session takes well under 2 KB
-(`MEMORY USAGE`, bench/store_bench.py).
+Keys are `rb:<namespace>:<key>`, locks `rb:lock:<key>` and their lines
+`rb:lock/line:<key>` (a namespace has no '/', so no record can have that name). Values
+are compact UTF-8 JSON (no spaces, no \\uXXXX escapes): an idle 10-answer session takes
+well under 2 KB (`MEMORY USAGE`, bench/store_bench.py).
 
 - `add_once`: `SET NX PX`, atomic on the server, so across processes.
 - `incr`: INCR and, when the key has no expiry yet, PEXPIRE, in one Lua script, so a
   counter can never be left without its window.
-- `lock`: `SET rb:lock:<key> <random token> NX PX <timeout>`, polled with a growing
-  pause until `wait` is over; released by a Lua compare-and-delete, so a holder whose
-  lease lapsed can never delete its successor's lock. A crashed holder's lock expires
-  after `timeout`. No extension: the default 10 s is far above one message's work.
-- `locked`: the same lock, taken by a script that also returns the unit's first reads
-  (one round trip); the writes and the release are one more script, which writes only
-  while the token is still ours. A message is two round trips, three with more reads.
-  (The keys of one script must be in one slot on Redis Cluster: see docs/DEPLOY.md.)
+- `locked`: the lock (below), taken by a script that also returns the unit's first
+  reads (one round trip); the writes and the release are one more script, which writes
+  only while the token is still ours. A message is two round trips, three with more
+  reads. (The keys of one script must be in one slot on Redis Cluster: see
+  docs/DEPLOY.md.)
+
+Locks (`lock`, `locked`), first come, first served across processes. A lock is
+`rb:lock:<key>` holding a random token, with PX `timeout` (10 s), so a crashed holder's
+lock lapses. No extension: 10 s is far above one message's work. It is released by a
+Lua compare-and-delete, so a holder whose lease lapsed never deletes its successor's
+lock. Each attempt to take it is one script call:
+- the lock is free and nobody waits: it is ours;
+- else we get (or keep) a place at the end of the lock's line `rb:lock/line:<key>`, a
+  sorted set of tokens by arrival, and ask again after a short pause (growing to
+  0.1 s) until `wait` is over (`LockTimeout`);
+- a caller that finds the lock free while someone else is first in line hands it to
+  that one for `PLACE` (2 s): it sets the lock to their token and takes them out of
+  the line. So whoever asks first after a release cannot overtake, the first in line
+  finds its own token in the lock when it asks again and takes it for `timeout`, and
+  a waiter that died is passed over after `PLACE`. The line lapses `PLACE` after its
+  last caller.
+Asking again with our own token keeps our place, or our lock: redis-py retries a call
+whose reply was lost.
+
+Given-up tokens. A lock call that failed on our side (timed out, connection lost) may
+still be queued in a stalled Redis and take the lock when it runs, for a token nobody
+will release; a waiter that gives up (`LockTimeout`, cancelled) leaves its place in the
+line. So every token given up, and every lock whose release failed, is released in the
+background once Redis answers a PING sent after the failure: Redis answers only after
+running every command that reached it before, so the release comes after any such
+stale call.
 
 Calls take turns (`Turns`): at most `max_connections` at once, the others served first
 come, first served for up to `pool_wait` seconds, then `StoreUnavailable` (503).
@@ -34,7 +58,7 @@ import random
 import secrets
 import time
 from collections.abc import Awaitable, Sequence
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, suppress
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -61,23 +85,45 @@ T = TypeVar("T")
 
 PREFIX = "rb"
 UNREACHABLE = (rx.ConnectionError, rx.TimeoutError, rx.ReadOnlyError, OSError)
+PLACE = 2.0  # seconds a free lock is kept for the first in line; the line's life after a call
+ABANDONED_MAX = 10_000  # tokens to release later; beyond, a token lapses after its timeout
 INCR_SCRIPT = """
 local count = redis.call('INCR', KEYS[1])
 if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return count
 """
+# KEYS: the lock, its line, then records to read. ARGV: token, PX, PLACE in ms. Nil while
+# the lock is someone else's (and we keep, or take, a place in the line); else the records'
+# values. Asking again with our own token keeps our place, or our lock (a retried call).
+ACQUIRE_SCRIPT = """
+local token = ARGV[1]
+local holder = redis.call('GET', KEYS[1])
+if not holder then
+  local first = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
+  if first and first ~= token then
+    redis.call('ZREM', KEYS[2], first)
+    redis.call('SET', KEYS[1], first, 'PX', ARGV[3])
+    holder = first
+  end
+end
+if holder and holder ~= token then
+  if not redis.call('ZSCORE', KEYS[2], token) then
+    local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')[2]
+    redis.call('ZADD', KEYS[2], (tonumber(last) or 0) + 1, token)
+  end
+  redis.call('PEXPIRE', KEYS[2], ARGV[3])
+  return false
+end
+redis.call('ZREM', KEYS[2], token)
+redis.call('SET', KEYS[1], token, 'PX', ARGV[2])
+if #KEYS == 2 then return {} end
+return redis.call('MGET', unpack(KEYS, 3))
+"""
+# KEYS: the lock, its line. ARGV: token. Deletes the lock if it is ours, and our place.
 RELEASE_SCRIPT = """
+redis.call('ZREM', KEYS[2], ARGV[1])
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
-"""
-# KEYS: the lock, then records to read. ARGV: token, PX. Nil when the lock is taken; else
-# the records' values. Taking it again with our own token succeeds (a retried call).
-ACQUIRE_SCRIPT = """
-local holder = redis.call('GET', KEYS[1])
-if holder and holder ~= ARGV[1] then return false end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-if #KEYS == 1 then return {} end
-return redis.call('MGET', unpack(KEYS, 2))
 """
 # KEYS: the lock, then records to write. ARGV: token, then per record its value ('' to
 # delete) and PX ('0': no expiry). 0 (nothing written) unless the lock is still ours.
@@ -98,8 +144,9 @@ def key_of(namespace: str, key: str) -> str:
     return f"{PREFIX}:{check_namespace(namespace)}:{key}"
 
 
-def lock_key(key: str) -> str:
-    return f"{PREFIX}:lock:{key}"
+def lock_keys(key: str) -> tuple[str, str]:
+    """The lock and its line."""
+    return f"{PREFIX}:lock:{key}", f"{PREFIX}:lock/line:{key}"
 
 
 def millis(seconds: float) -> int:
@@ -166,6 +213,8 @@ class RedisStore:
         self._release = self.client.register_script(RELEASE_SCRIPT)
         self._acquire = self.client.register_script(ACQUIRE_SCRIPT)
         self._commit = self.client.register_script(COMMIT_SCRIPT)
+        self._abandoned: set[tuple[str, str, bytes]] = set()  # (lock, line, token)
+        self._releaser: asyncio.Task[None] | None = None
 
     async def get(self, namespace: str, key: str) -> dict[str, Any] | None:
         raw = await self._call("get", namespace, self.client.get(key_of(namespace, key)))
@@ -194,12 +243,12 @@ class RedisStore:
     def lock(
         self, key: str, timeout: float = 10.0, wait: float = 15.0
     ) -> AbstractAsyncContextManager[None]:
-        return _RedisLock(self, lock_key(key), check_seconds("timeout", timeout), wait)
+        return _RedisLock(self, key, check_seconds("timeout", timeout), wait)
 
     def locked(
         self, key: str, reads: Sequence[Item] = (), timeout: float = 10.0, wait: float = 15.0
     ) -> AbstractAsyncContextManager[Unit]:
-        return _RedisUnit(self, lock_key(key), check_seconds("timeout", timeout), wait, reads)
+        return _RedisUnit(_RedisLock(self, key, check_seconds("timeout", timeout), wait), reads)
 
     async def ping(self) -> bool:
         try:
@@ -208,7 +257,39 @@ class RedisStore:
             return False
 
     async def close(self) -> None:
+        if self._releaser is not None:
+            self._releaser.cancel()  # what is left lapses after its timeout
+            with suppress(asyncio.CancelledError):
+                await self._releaser
         await self.client.aclose()
+
+    def _abandon(self, names: tuple[str, str], token: bytes) -> None:
+        """Release `token`'s lock and place in the background once Redis answers again
+        (module docstring, "Given-up tokens")."""
+        if len(self._abandoned) >= ABANDONED_MAX:
+            return
+        self._abandoned.add((*names, token))
+        if self._releaser is None or self._releaser.done():
+            self._releaser = asyncio.get_running_loop().create_task(self._release_abandoned())
+
+    async def _release_abandoned(self) -> None:
+        pause = 0.05
+        while self._abandoned:
+            given_up = list(self._abandoned)
+            if await self.ping():  # sent after they were given up: their calls have run
+                for item in given_up:
+                    lock, line, token = item
+                    try:
+                        await self._call("unlock", "lock", self._release([lock, line], [token]))
+                    except StoreUnavailable:
+                        break
+                    except rx.RedisError as error:
+                        log.warning("given-up lock not released: %s", type(error).__name__)
+                    self._abandoned.discard(item)
+                else:
+                    continue
+            await asyncio.sleep(pause)
+            pause = min(2 * pause, 0.5)
 
     async def _call(self, op: str, namespace: str, call: Awaitable[T]) -> T:
         """Await one command in turn; unreachable after redis-py's retries, or no
@@ -221,29 +302,40 @@ class RedisStore:
 
 
 class _RedisLock:
-    """`async with store.lock(key)`: SET NX PX with a random token."""
+    """`async with store.lock(key)`: the lock with a random token, first come, first served
+    (module docstring)."""
 
-    def __init__(self, store: RedisStore, name: str, timeout: float, wait: float) -> None:
-        self.store, self.name, self.timeout, self.wait = store, name, timeout, wait
+    def __init__(self, store: RedisStore, key: str, timeout: float, wait: float) -> None:
+        self.store, self.timeout, self.wait = store, timeout, wait
+        self.names = lock_keys(key)
         self.token: bytes | None = None
 
     async def __aenter__(self) -> None:
+        await self.take()
+
+    async def take(self, reads: Sequence[str] = ()) -> list[bytes | None]:
+        """Wait in line for the lock; with it, the raw values of the records `reads`."""
         token = secrets.token_hex(16).encode()
+        keys = [*self.names, *reads]
+        args: list[bytes | int] = [token, millis(self.timeout), millis(PLACE)]
         deadline = time.monotonic() + self.wait
         pause = 0.005
-        client = self.store.client
-        while True:
-            taken = await self.store._call(
-                "lock", "lock", client.set(self.name, token, nx=True, px=millis(self.timeout))
-            )
-            if taken:
-                self.token = token
-                return
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise LockTimeout(f"lock not free within {self.wait:g} s")
-            await asyncio.sleep(min(remaining, pause * random.uniform(0.5, 1.5)))
-            pause = min(pause * 2, 0.1)
+        try:
+            while True:
+                values = await self.store._call(
+                    "lock", "lock", self.store._acquire(keys=keys, args=args)
+                )
+                if values is not None:
+                    self.token = token
+                    return list(values)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise LockTimeout(f"lock not free within {self.wait:g} s")
+                await asyncio.sleep(min(remaining, pause * random.uniform(0.5, 1.5)))
+                pause = min(pause * 2, 0.1)
+        except BaseException:  # timed out, unreachable or cancelled: give our place back
+            self.store._abandon(self.names, token)
+            raise
 
     async def __aexit__(
         self,
@@ -256,11 +348,12 @@ class _RedisLock:
             return
         try:
             released = await self.store._call(
-                "unlock", "lock", self.store._release(keys=[self.name], args=[token])
+                "unlock", "lock", self.store._release(keys=self.names, args=[token])
             )
         except StoreUnavailable:
-            # The body's outcome stands; the lock lapses after its timeout.
-            log.warning("lock not released (redis unreachable); it expires after its timeout")
+            # The body's outcome stands; the lock is released once Redis answers again.
+            self.store._abandon(self.names, token)
+            log.warning("lock not released (redis unreachable); released once it answers")
             return
         if not released:
             log.warning("a lock was held past its timeout and had been taken over")
@@ -270,33 +363,16 @@ class _RedisUnit(Unit):
     """`async with store.locked(key, reads)`: one script takes the lock and reads, one
     writes and releases it."""
 
-    def __init__(
-        self, store: RedisStore, name: str, timeout: float, wait: float, reads: Sequence[Item]
-    ) -> None:
+    def __init__(self, lock: _RedisLock, reads: Sequence[Item]) -> None:
         super().__init__()
-        self.store, self.name, self.timeout, self.wait = store, name, timeout, wait
+        self.lock, self.store = lock, lock.store
         self.reads = list(dict.fromkeys(reads))
-        self.token: bytes | None = None
 
     async def __aenter__(self) -> Unit:
-        token = secrets.token_hex(16).encode()
-        keys = [self.name, *(key_of(ns, key) for ns, key in self.reads)]
-        deadline = time.monotonic() + self.wait
-        pause = 0.005
-        while True:
-            values = await self.store._call(
-                "lock", "lock", self.store._acquire(keys=keys, args=[token, millis(self.timeout)])
-            )
-            if values is not None:
-                self.token = token
-                for item, raw in zip(self.reads, values, strict=True):
-                    self._seen[item] = None if raw is None else decode(item[0], raw)
-                return self
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise LockTimeout(f"lock not free within {self.wait:g} s")
-            await asyncio.sleep(min(remaining, pause * random.uniform(0.5, 1.5)))
-            pause = min(pause * 2, 0.1)
+        values = await self.lock.take([key_of(ns, key) for ns, key in self.reads])
+        for item, raw in zip(self.reads, values, strict=True):
+            self._seen[item] = None if raw is None else decode(item[0], raw)
+        return self
 
     async def _fetch(self, items: Sequence[Item]) -> Sequence[str | bytes | None]:
         names = [key_of(ns, key) for ns, key in items]
@@ -308,11 +384,11 @@ class _RedisUnit(Unit):
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        token, self.token = self.token, None
+        token, self.lock.token = self.lock.token, None
         if token is None:
             return
         writes = self.writes if kind is None else {}
-        keys: list[str] = [self.name]
+        keys: list[str] = [self.lock.names[0]]
         args: list[bytes | int] = [token]
         for (ns, key), (text, ttl) in writes.items():
             keys.append(key_of(ns, key))
@@ -322,8 +398,9 @@ class _RedisUnit(Unit):
                 "commit", "lock", self.store._commit(keys=keys, args=args)
             )
         except StoreUnavailable:
+            self.store._abandon(self.lock.names, token)
             if kind is not None:
-                log.warning("lock not released (redis unreachable); it expires after its timeout")
+                log.warning("lock not released (redis unreachable); released once it answers")
                 return  # the body's own error stands
             raise
         if not done:

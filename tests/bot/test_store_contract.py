@@ -336,6 +336,61 @@ async def test_a_waiter_gets_the_lock_soon_after_release(store: Store) -> None:
     assert 0.25 <= waited < 1.0
 
 
+async def test_waiters_enter_in_the_order_they_came(backend: Backend) -> None:
+    """First come, first served per sender, also across instances (two Redis clients stand
+    for two server processes): three waiters queue up behind a slow message, and a
+    newcomer arriving the moment it ends goes behind them. Ten senders at once, so that
+    an order left to chance fails."""
+    stores = [backend.open(), backend.open()] if backend.kind == "redis" else [backend.open()]
+    order: dict[str, list[int]] = {}
+
+    async def enter(who: int, sender: str) -> None:
+        async with stores[who % len(stores)].locked(sender, wait=10):
+            order[sender].append(who)
+
+    async def sender_trial(sender: str) -> None:
+        order[sender] = []
+        waiters = []
+        async with stores[0].lock(sender):  # a slow message
+            for who in range(3):
+                waiters.append(asyncio.create_task(enter(who, sender)))
+                await asyncio.sleep(0.1)  # its first try is well on its way
+        waiters.append(asyncio.create_task(enter(3, sender)))
+        await asyncio.gather(*waiters)
+
+    senders = [f"sms:+86138000001{n:02}" for n in range(10)]
+    await asyncio.gather(*(sender_trial(sender) for sender in senders))
+    assert order == {sender: [0, 1, 2, 3] for sender in senders}
+
+
+async def test_waiters_that_give_up_do_not_hold_up_those_behind(store: Store) -> None:
+    """One waiter's `wait` runs out, one is cancelled (its request went away): the one
+    behind them gets the lock as soon as it is released."""
+
+    async def enter(wait: float) -> float:
+        async with store.locked(SENDER, wait=wait):
+            return time.monotonic()
+
+    async with store.lock(SENDER):
+        impatient = asyncio.create_task(enter(0.1))
+        await asyncio.sleep(0.05)
+        cancelled = asyncio.create_task(enter(10))
+        await asyncio.sleep(0.05)
+        patient = asyncio.create_task(enter(10))
+        await asyncio.sleep(0.3)
+        cancelled.cancel()
+        with pytest.raises(LockTimeout):
+            await impatient
+        await asyncio.sleep(0.1)
+        released = time.monotonic()
+    assert await patient - released < 1.0  # not held up by those who left (2 s on Redis)
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    if isinstance(store, EmbeddedStore):
+        assert store._leases == {}
+        assert store._lines == {}  # no trace of the waiting either
+
+
 # --- units: one message's reads and writes under its lock --------------------------------
 
 

@@ -19,7 +19,7 @@ import pytest
 import redis
 
 from bot.store import LockTimeout, StoreUnavailable
-from bot.store.redis import RedisStore, Turns
+from bot.store.redis import PLACE, RedisStore, Turns, millis
 from dialogues.engine import Session
 
 pytestmark = pytest.mark.redis
@@ -62,6 +62,29 @@ asyncio.run(main(sys.argv[1]))
 """
 
 
+WAITER = """
+import asyncio, os, sys
+from bot.store.redis import RedisStore
+
+async def enter(store: RedisStore, sender: str, path: str) -> None:
+    async with store.locked(sender, [("session", sender)], wait=20):
+        with open(path, "a") as log:
+            log.write(f"{sender} {os.getpid()}\\n")
+
+async def main(url: str, path: str) -> None:
+    store = RedisStore(url)
+    await store.ping()
+    print("ready", flush=True)
+    waiting = []
+    while line := (await asyncio.to_thread(sys.stdin.readline)).strip():  # a message
+        waiting.append(asyncio.create_task(enter(store, line, path)))
+    await asyncio.gather(*waiting)
+    await store.close()
+
+asyncio.run(main(sys.argv[1], sys.argv[2]))
+"""
+
+
 def realistic_session() -> dict[str, Any]:
     """An idle session in the middle of the questionnaire: ten answers, their history."""
     answers: dict[str, Any] = {
@@ -82,7 +105,7 @@ def realistic_session() -> dict[str, Any]:
         cursor=0,
         answers=answers,
         history=[[name, 0] for name in answers],
-        hint="例如：没有，或者 一辆三万元的车",
+        hint={"template": "screen_vehicle", "values": {"retry": True}},  # the re-ask
         offer={"1": "dibao.conditions", "2": "dibao.apply", "3": "tekun.conditions"},
         last_seen=1_754_000_000.123,
     )
@@ -341,3 +364,166 @@ async def test_the_lock_of_a_killed_process_expires(redis_url: str, store: Redis
     start = time.monotonic()
     async with store.lock(SENDER, wait=5):
         assert time.monotonic() - start < 1.5  # within the holder's 1 s timeout
+
+
+async def test_a_lock_call_left_queued_in_a_hung_server_does_not_keep_the_sender_locked(
+    redis_server: Any, redis_url: str
+) -> None:
+    """A hung server (SIGSTOP) keeps the lock calls that timed out on our side and runs
+    them once it resumes: each takes the lock for a token nobody holds. The store gives
+    such tokens back as soon as the server answers again, so the message's redelivery,
+    on any server process, is handled at once instead of after the lock's 10 s timeout."""
+    senders = [f"sms:+86138000002{n:02}" for n in range(5)]
+    stalled = RedisStore(redis_url, socket_timeout=0.3, retries=1)
+    other = RedisStore(redis_url)  # another server process, which gets the redelivery
+    try:
+        async with stalled.locked(SENDER):  # a first message: the script is loaded
+            pass
+        await asyncio.gather(*(stalled.get("session", s) for s in senders * 4))  # connected
+        redis_server.process.send_signal(signal.SIGSTOP)
+        try:
+
+            async def message(sender: str) -> None:
+                with pytest.raises(StoreUnavailable):
+                    async with stalled.locked(sender, [("session", sender)]):
+                        pytest.fail("locked on a hung server")
+
+            await asyncio.gather(*(message(sender) for sender in senders))
+        finally:
+            redis_server.process.send_signal(signal.SIGCONT)
+
+        async def redelivery(sender: str) -> float:
+            start = time.monotonic()
+            async with other.locked(sender, [("session", sender)], wait=3):
+                return time.monotonic() - start
+
+        waited = await asyncio.gather(*(redelivery(sender) for sender in senders))
+        assert max(waited) < 1.5, waited  # not the lock's 10 s
+    finally:
+        await stalled.close()
+        await other.close()
+
+
+async def in_line(raw: redis.Redis, sender: str, count: int) -> None:
+    """Until `count` callers wait in the sender's lock line (each has made its first call)."""
+    deadline = time.monotonic() + 10
+    while raw.zcard(f"rb:lock/line:{sender}") < count:
+        assert time.monotonic() < deadline, f"{sender}: fewer than {count} in line"
+        await asyncio.sleep(0.01)
+
+
+async def test_waiters_in_three_processes_enter_in_the_order_they_came(
+    redis_url: str, raw: redis.Redis, tmp_path: Path
+) -> None:
+    """The auditor's case, across real processes: a resident's lock is held by a slow
+    message; the next messages reach three server processes one after the other; each
+    is handled in the order it came. Eight residents at once, so that chance fails."""
+    journal = tmp_path / "journal.txt"
+    senders = [f"sms:+86138000003{n:02}" for n in range(8)]
+    for sender in senders:
+        raw.set(f"rb:lock:{sender}", b"a slow message", px=20_000)
+    processes = [await spawn(WAITER, redis_url, str(journal)) for _ in range(3)]
+    try:
+        for process in processes:
+            assert await read_line(process) == b"ready\n"
+        for count, process in enumerate(processes, start=1):
+            assert process.stdin is not None
+            process.stdin.write("".join(f"{sender}\n" for sender in senders).encode())
+            await process.stdin.drain()
+            for sender in senders:
+                await in_line(raw, sender, count)
+        for sender in senders:
+            raw.delete(f"rb:lock:{sender}")  # the slow message is done
+        for process in processes:
+            assert process.stdin is not None
+            process.stdin.write(b"\n")
+            await process.stdin.drain()
+        for process in processes:
+            assert await asyncio.wait_for(process.wait(), 30) == 0
+    finally:
+        for process in processes:
+            await finish(process)
+    entered: dict[str, list[int]] = {sender: [] for sender in senders}
+    for line in journal.read_text().splitlines():
+        sender, pid = line.split()
+        entered[sender].append(int(pid))
+    expected = [process.pid for process in processes]
+    assert entered == {sender: expected for sender in senders}
+    assert raw.keys("rb:lock*") == []  # the lines are gone with their last waiter
+
+
+async def test_a_killed_waiter_holds_up_the_line_for_place_seconds_at_most(
+    redis_url: str, raw: redis.Redis, store: RedisStore
+) -> None:
+    raw.set(f"rb:lock:{SENDER}", b"a slow message", px=20_000)
+    waiter = await spawn(WAITER, redis_url, os.devnull)
+    try:
+        assert await read_line(waiter) == b"ready\n"
+        assert waiter.stdin is not None
+        waiter.stdin.write(f"{SENDER}\n".encode())
+        await waiter.stdin.drain()
+        await in_line(raw, SENDER, 1)
+        waiter.send_signal(signal.SIGKILL)  # first in line, and never asks again
+    finally:
+        await finish(waiter)
+
+    async def enter() -> float:
+        async with store.locked(SENDER, wait=10):
+            return time.monotonic()
+
+    next_one = asyncio.create_task(enter())
+    await in_line(raw, SENDER, 2)
+    raw.delete(f"rb:lock:{SENDER}")
+    released = time.monotonic()
+    waited = await next_one - released
+    assert PLACE - 0.5 <= waited < PLACE + 1.0  # the dead one's turn lapsed, then it was ours
+
+
+async def test_asking_again_with_the_same_token_keeps_the_place_and_then_the_lock(
+    store: RedisStore, raw: redis.Redis
+) -> None:
+    """What makes redis-py's retry of a lost reply harmless."""
+    keys = [f"rb:lock:{SENDER}", f"rb:lock/line:{SENDER}", f"rb:session:{SENDER}"]
+
+    async def ask(token: bytes) -> Any:
+        return await store._acquire(keys=keys, args=[token, 10_000, millis(PLACE)])
+
+    raw.set(keys[0], b"holder", px=20_000)
+    assert await ask(b"first") is None
+    assert await ask(b"second") is None
+    assert await ask(b"first") is None  # asked again: still first
+    assert raw.zrange(keys[1], 0, -1) == [b"first", b"second"]
+    raw.delete(keys[0])
+    assert await ask(b"second") is None  # the free lock is kept for the first in line
+    assert raw.get(keys[0]) == b"first"
+    assert await ask(b"first") == [None]
+    assert await ask(b"first") == [None]  # asked again: still ours
+    assert 9_000 < int(raw.pttl(keys[0])) <= 10_000
+    assert raw.zrange(keys[1], 0, -1) == [b"second"]
+
+
+async def test_a_lock_whose_release_failed_is_released_once_redis_is_back(
+    redis_server: Any, redis_url: str
+) -> None:
+    """A message whose writes could not reach Redis (answered 503) leaves its lock with
+    Redis; the store releases it when Redis is back, so the redelivery need not wait
+    for the lock's 10 s timeout."""
+    first = RedisStore(redis_url)
+    other = RedisStore(redis_url)  # another server process
+    try:
+
+        async def message() -> None:
+            async with first.locked(SENDER) as unit:
+                unit.put("session", SENDER, {"v": 1})
+                redis_server.stop()  # the lock stays in the append-only file
+
+        with pytest.raises(StoreUnavailable):
+            await message()
+        redis_server.start()
+        start = time.monotonic()
+        async with other.locked(SENDER, [("session", SENDER)], wait=5) as again:
+            assert await again.get("session", SENDER) is None  # nothing was written
+        assert time.monotonic() - start < 2.5
+    finally:
+        await first.close()
+        await other.close()
