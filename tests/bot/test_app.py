@@ -68,22 +68,21 @@ def test_serve_with_no_configuration_answers_healthz_and_the_chat(tmp_path: Path
     assert "stopping" in stderr
 
 
-def test_serve_refuses_a_bad_configuration_naming_the_variables(tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "TELEGRAM_BOT_TOKEN": "1:abc",
-        "SMS_PROVIDER": "twilio",
-        "RESIDENTBOT_DATA_DIR": str(tmp_path),
-    }
-    done = subprocess.run(
+def serve_until_it_exits(tmp_path: Path, **settings: str) -> subprocess.CompletedProcess[str]:
+    """`residentbot serve` with these settings, which should make it exit at once."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RESIDENTBOT_DATA_DIR": str(tmp_path)}
+    return subprocess.run(
         [sys.executable, "-m", "bot", "serve"],
         cwd=tmp_path,
-        env=env,
+        env={**env, **settings},
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def test_serve_refuses_a_bad_configuration_naming_the_variables(tmp_path: Path) -> None:
+    done = serve_until_it_exits(tmp_path, TELEGRAM_BOT_TOKEN="1:abc", SMS_PROVIDER="twilio")
     assert done.returncode == 2
     for name in ("TELEGRAM_WEBHOOK_SECRET", "TWILIO_ACCOUNT_SID", "TWILIO_FROM"):
         assert name in done.stderr
@@ -97,21 +96,11 @@ def test_serve_without_its_redis_says_so_in_one_line_and_exits_to_be_restarted(
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             ports.append(probe.getsockname()[1])
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "REDIS_URL": f"redis://127.0.0.1:{ports[0]}/0",
-        "RESIDENTBOT_HOST": "127.0.0.1",
-        "RESIDENTBOT_PORT": str(ports[1]),
-        "RESIDENTBOT_DATA_DIR": str(tmp_path),
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "bot", "serve"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    done = serve_until_it_exits(
+        tmp_path,
+        REDIS_URL=f"redis://127.0.0.1:{ports[0]}/0",
+        RESIDENTBOT_HOST="127.0.0.1",
+        RESIDENTBOT_PORT=str(ports[1]),
     )
     assert done.returncode == 1  # not 2: systemd restarts it until Redis is back
     assert "Traceback" not in done.stderr
