@@ -1,7 +1,8 @@
 """Staff notifications: who is told about a referral, how, and the retries.
 
-A new emergency or urgent referral (or one transferred in) notifies its queue's staff;
-an escalated one notifies its district's supervisors (issue 6, "Notifications"). The
+A new emergency or urgent referral (or one transferred in, or back in the queue with
+nobody holding it: released or taken back) notifies its queue's staff; an escalated one
+notifies its district's supervisors (issue 6, "Notifications"). The
 text comes from `bot/templates/common/notify_<event>.j2` and carries the reference, the
 level and the place, never the resident's personal data.
 
@@ -50,7 +51,7 @@ from integrations.window.rules import CHINA
 
 log = logging.getLogger(__name__)
 
-EVENTS = ("new", "transferred", "escalated")
+EVENTS = ("new", "transferred", "released", "escalated")
 CHANNEL_KINDS = ("telegram", "sms")  # target kinds the bot can send through its own channels
 RETRY_DELAYS = (2.0, 4.0, 8.0, 16.0, 32.0)  # seconds between attempts: 6 attempts, ~1 min
 

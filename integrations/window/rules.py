@@ -348,6 +348,8 @@ def jobs(old: Referral | None, new: Referral) -> list[tuple[str, str]]:
         out.append(("new", new.queue))
     if old is not None and old.queue != new.queue and urgent:
         out.append(("transferred", new.queue))
+    if old is not None and old.status in HELD and new.status == "new" and urgent:
+        out.append(("released", new.queue))  # released or taken back: nobody has it now
     if new.escalated and not (old is not None and old.escalated):
         out.append(("escalated", district_queue(new)))
     return out

@@ -226,6 +226,20 @@ async def test_a_transfer_tells_the_new_township(build: Build, relay: Relay) -> 
     assert referral.notifications[-1]["event"] == "transferred"
 
 
+async def test_an_urgent_referral_back_in_the_queue_tells_its_township(
+    build: Build, relay: Relay
+) -> None:
+    window = await started(build, relay)
+    created = await window.create(draft())
+    await recorded(window, created.reference, 2)
+    await window.claim(created.reference, "zhang")
+    await window.take_over(created.reference, "chief", "zhang")  # the holder was disabled
+    referral = await recorded(window, created.reference, 4)
+    assert referral.notifications[-1]["event"] == "released"
+    assert "退回" in relay.received[-1]["text"]
+    assert created.reference in relay.received[-1]["text"]
+
+
 async def test_with_no_target_anywhere_the_referral_says_nobody_was_told(
     build: Build, relay: Relay
 ) -> None:

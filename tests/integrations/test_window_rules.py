@@ -93,9 +93,18 @@ def test_what_each_change_sets_off() -> None:
     assert rules.jobs(escalated, moved) == [("transferred", "江北区/观音桥街道")]
     assert rules.listed_in(moved) == {"江北区/观音桥街道"}
     claimed = rules.claim(moved, "li", now)
+    released = rules.release(claimed, "li", now)
+    assert rules.jobs(claimed, released) == [("released", "江北区/观音桥街道")]
+    claimed = rules.claim(released, "li", now)
+    taken_back = rules.take_over(claimed, "chief", "li", None, now)
+    assert rules.jobs(claimed, taken_back) == [("released", "江北区/观音桥街道")]
+    handed_on = rules.take_over(claimed, "chief", "li", "wang", now)
+    assert rules.jobs(claimed, handed_on) == []  # someone has it
     resolved = rules.resolve(claimed, "li", "已办结", now)
     assert rules.listed_in(resolved) == set()
     assert rules.jobs(claimed, resolved) == []
+    calm = rules.claim(rules.new_referral(draft("normal"), "2", now, DEFAULTS), "li", now)
+    assert rules.jobs(calm, rules.release(calm, "li", now)) == []  # normal: nobody is told
 
 
 def test_reclaim_only_takes_claims_older_than_the_timeout() -> None:
