@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import socket
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -122,3 +123,10 @@ class Browser:
         if status == 303:
             await self.get(location)  # picks up the session's CSRF token
         return status, body, location
+
+
+async def logged_in(make: Callable[[], Browser], name: str) -> Browser:
+    """A new browser (`make`: the `browser` fixture) with `name` logged in."""
+    browser = make()
+    await browser.login(name)
+    return browser

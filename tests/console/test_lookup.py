@@ -17,7 +17,7 @@ from knowledge.household import Household, HouseholdError
 from knowledge.parameters import parameters_at
 from knowledge.search import default_index
 from knowledge.triage import triage
-from tests.console.helpers import Browser, Server
+from tests.console.helpers import Browser, Server, logged_in
 
 Make = Callable[[], Browser]
 PROGRAM = re.compile(r'class="program verdict-(\w+)" data-program="(\w+)"')
@@ -63,9 +63,7 @@ CONTRACT_HOUSEHOLD = {
 
 
 async def operator(browser: Make) -> Browser:
-    b = browser()
-    await b.login("op")
-    return b
+    return await logged_in(browser, "op")
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 
 from bot.referrals import Referral
-from tests.console.helpers import PASSWORD, TOWNSHIP_A, TOWNSHIP_B, Browser, Server
+from tests.console.helpers import PASSWORD, TOWNSHIP_A, TOWNSHIP_B, Browser, Server, logged_in
 
 Make = Callable[[], Browser]
 
@@ -24,8 +24,7 @@ async def colleague(server: Server) -> str:
 
 async def held_by(server: Server, browser: Make, name: str, contacted: bool = False) -> Referral:
     referral = await server.referral(TOWNSHIP_A)
-    b = browser()
-    await b.login(name)
+    b = await logged_in(browser, name)
     await b.post(f"/console/referral/{referral.reference}/claim", {})
     if contacted:
         await b.post(f"/console/referral/{referral.reference}/contacted", {})
@@ -46,8 +45,7 @@ async def test_a_supervisor_takes_a_referral_back_from_an_absent_holder(
 ) -> None:
     referral = await held_by(server, browser, "staff_a", contacted=True)
     base = f"/console/referral/{referral.reference}"
-    supervisor = browser()
-    await supervisor.login("super_yz")
+    supervisor = await logged_in(browser, "super_yz")
     _, page = await supervisor.get(base)
     assert options(page) == [("", "退回队列，同事都能认领"), ("staff_a2", "交给 陈十"),
                              ("super_yz", "由我办理")]  # fmt: skip
@@ -62,8 +60,7 @@ async def test_a_supervisor_takes_a_referral_back_from_an_absent_holder(
     _, page = await supervisor.get(base)
     assert "接手：从 张三 收回，退回队列" in page  # who did it, from whom
     assert "<td>赵六</td>" in page
-    other = browser()
-    await other.login(colleague)
+    other = await logged_in(browser, colleague)
     status, _, _ = await other.post(f"{base}/claim", {})
     assert status == 303
     assert (await server.services.referrals.get(referral.reference)).assignee == colleague  # type: ignore[union-attr]
@@ -74,8 +71,7 @@ async def test_a_supervisor_hands_a_held_referral_to_a_colleague(
 ) -> None:
     referral = await held_by(server, browser, "staff_a")
     base = f"/console/referral/{referral.reference}"
-    supervisor = browser()
-    await supervisor.login("super_yz")
+    supervisor = await logged_in(browser, "super_yz")
     await supervisor.get(base)
     status, _, location = await supervisor.post(
         f"{base}/takeover", {"holder": "staff_a", "to": colleague}
@@ -84,13 +80,11 @@ async def test_a_supervisor_hands_a_held_referral_to_a_colleague(
     _, page = await supervisor.get(location)
     assert "已交给 陈十 办理。" in page
     assert "接手：从 张三 收回，交给 陈十" in page
-    holder = browser()
-    await holder.login("staff_a")
+    holder = await logged_in(browser, "staff_a")
     status, body, _ = await holder.post(f"{base}/resolve", {"outcome": "已上门"})
     assert status == 409
     assert "已由 陈十 认领" in body
-    other = browser()
-    await other.login(colleague)
+    other = await logged_in(browser, colleague)
     _, page = await other.get(base)
     assert 'id="resolve"' in page  # theirs now
     status, _, _ = await other.post(f"{base}/resolve", {"outcome": "已上门"})
@@ -105,8 +99,7 @@ async def test_a_supervisor_may_take_it_on_and_then_transfer_it(
 ) -> None:
     referral = await held_by(server, browser, "staff_a")
     base = f"/console/referral/{referral.reference}"
-    supervisor = browser()
-    await supervisor.login("super_yz")
+    supervisor = await logged_in(browser, "super_yz")
     await supervisor.get(base)
     status, _, location = await supervisor.post(
         f"{base}/takeover", {"holder": "staff_a", "to": "super_yz"}
@@ -125,8 +118,7 @@ async def test_staff_take_over_only_once_the_holder_is_disabled(
 ) -> None:
     referral = await held_by(server, browser, "staff_a")
     base = f"/console/referral/{referral.reference}"
-    other = browser()
-    await other.login(colleague)
+    other = await logged_in(browser, colleague)
     _, page = await other.get(base)
     assert 'id="takeover"' not in page  # 张三 is at work: theirs to finish
     status, body, _ = await other.post(f"{base}/takeover", {"holder": "staff_a", "to": colleague})
@@ -157,12 +149,10 @@ async def test_taking_over_stays_inside_the_township_and_district(
     await server.console.users.set_disabled("staff_a", True)
     base = f"/console/referral/{referral.reference}"
     for outsider in ("staff_b", "staff_f", "super_fj"):
-        b = browser()
-        await b.login(outsider)
+        b = await logged_in(browser, outsider)
         status, _, _ = await b.post(f"{base}/takeover", {"holder": "staff_a", "to": outsider})
         assert status == 404, outsider  # not even told that it exists
-    supervisor = browser()
-    await supervisor.login("super_yz")
+    supervisor = await logged_in(browser, "super_yz")
     await supervisor.get(base)
     # only to someone who may see it and is at work: not another township, another
     # district, an operator or admin, the holder, or an unknown name
@@ -173,8 +163,7 @@ async def test_taking_over_stays_inside_the_township_and_district(
         assert "只能交给能看到这条转介的在岗同事" in body
     assert await server.services.referrals.get(referral.reference) == referral
     for name in ("op", "boss"):
-        b = browser()
-        await b.login(name)
+        b = await logged_in(browser, name)
         status, _, _ = await b.post(f"{base}/takeover", {"holder": "staff_a", "to": ""})
         assert status == 403, name
 
@@ -184,14 +173,11 @@ async def test_a_takeover_of_what_changed_meanwhile_is_refused(
 ) -> None:
     referral = await held_by(server, browser, "staff_a")
     base = f"/console/referral/{referral.reference}"
-    supervisor = browser()
-    await supervisor.login("super_yz")
+    supervisor = await logged_in(browser, "super_yz")
     await supervisor.get(base)  # the page shows 张三 holding it
-    holder = browser()
-    await holder.login("staff_a")
+    holder = await logged_in(browser, "staff_a")
     await holder.post(f"{base}/release", {})
-    other = browser()
-    await other.login(colleague)
+    other = await logged_in(browser, colleague)
     await other.post(f"{base}/claim", {})
     status, body, _ = await supervisor.post(f"{base}/takeover", {"holder": "staff_a", "to": ""})
     assert status == 409
@@ -213,8 +199,7 @@ async def test_disabling_a_user_on_the_users_page_puts_what_they_hold_back(
     claimed = await held_by(server, browser, "staff_a")
     contacted = await held_by(server, browser, "staff_a", contacted=True)
     theirs = await held_by(server, browser, colleague)
-    admin = browser()
-    await admin.login("boss")
+    admin = await logged_in(browser, "boss")
     status, _, location = await admin.post("/console/users/staff_a", {"do": "disable"})
     assert (status, location) == (303, "/console/users?done=done_user_disabled&name=staff_a")
     _, page = await admin.get(location)
@@ -227,8 +212,7 @@ async def test_disabling_a_user_on_the_users_page_puts_what_they_hold_back(
                                   "action": "taken_over",
                                   "detail": {"holder": "staff_a", "assignee": None}}  # fmt: skip
     assert await server.services.referrals.get(theirs.reference) == theirs
-    other = browser()
-    await other.login(colleague)
+    other = await logged_in(browser, colleague)
     _, page = await other.get(f"/console/referral/{claimed.reference}")
     assert "接手：从 张三 收回，退回队列" in page
     assert "周九" in page  # the admin who did it
