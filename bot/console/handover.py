@@ -55,13 +55,8 @@ def resident_reply(referral: Referral, text: str) -> Reply:
 
 
 def session_key(referral: Referral) -> str:
-    """The resident's session key, as bot/messages.py `Inbound.key` makes it. The SMS
-    channel knows senders as +86…: operators' referrals made before they were stored so
-    hold the 11 digits typed."""
-    address = referral.address
-    if referral.channel == "sms" and len(address) == 11 and address.isdigit():
-        address = f"+86{address}"
-    return f"{referral.channel}:{address}"
+    """The resident's session key, as bot/messages.py `Inbound.key` makes it."""
+    return f"{referral.channel}:{referral.address}"
 
 
 async def begin(store: Store, referral: Referral, idle_timeout: float | None = None) -> None:

@@ -381,15 +381,16 @@ async def test_opting_out_is_confirmed_respected_and_reversible(
     assert recorder.texts() == ["工作人员回复：明天来办。"]
 
 
-async def test_a_referral_with_the_number_as_an_operator_typed_it_reaches_the_resident(
+async def test_an_operators_referral_relays_the_residents_answer_and_respects_opt_out(
     sms: tuple[Services, Client, GatewayRecorder],
 ) -> None:
-    """Operators' referrals were once stored with the 11 digits typed (13800001111), not
-    as the SMS channel knows the sender (+8613800001111): staff replies then ignored an
-    opt-out, and the resident's answers never reached the thread."""
+    """A referral the resident did not start here (an operator's, bot/console/lookup.py):
+    once staff reply, the resident's answer goes into its thread (the router follows the
+    session's last referral, which the handover now makes it). Referrals operators made
+    before their numbers were stored as +86… hold the 11 digits typed: the SMS sender
+    reads those as the sender they are, so an opt-out still holds."""
     services, client, recorder = sms
-    typed = NUMBER.removeprefix("+86")
-    draft = Draft(key="lookup:op:n1", level="urgent", channel="sms", address=typed,
+    draft = Draft(key="lookup:op:n1", level="urgent", channel="sms", address=NUMBER,
                   district="渝中区", township="解放碑街道", consent=True)  # fmt: skip
     referral = await services.referrals.create(draft)
     await services.referrals.claim(referral.reference, "staff_a")
@@ -398,15 +399,18 @@ async def test_a_referral_with_the_number_as_an_operator_typed_it_reaches_the_re
     await services.delivery.send("sms", sent.address, [words])
     await services.referrals.reply_sent(referral.reference, "staff_a", sent.index, None)
     await handover.begin(services.store, referral)  # as the console's reply does
-    assert json.loads(recorder.requests[-1]["body"])["to"] == NUMBER
     await twilio(client, "我住解放碑民族路", "SM0350")
     after = await services.referrals.get(referral.reference)
     assert after is not None
     assert after.thread[-1]["text"] == "我住解放碑民族路"  # the answer reached staff
+    typed = NUMBER.removeprefix("+86")
+    await services.delivery.send("sms", typed, [Reply("工作人员：明天上门。")])
+    assert json.loads(recorder.requests[-1]["body"])["to"] == NUMBER
     await twilio(client, "退订", "SM0351")
-    with pytest.raises(DeliveryError) as caught:
-        await services.delivery.send("sms", referral.address, [Reply("工作人员：明天上门。")])
-    assert caught.value.reason == "opted_out"
+    for address in (NUMBER, typed):
+        with pytest.raises(DeliveryError) as caught:
+            await services.delivery.send("sms", address, [Reply("工作人员：明天上门。")])
+        assert caught.value.reason == "opted_out"
 
 
 async def test_an_emergency_still_reaches_the_conversation_after_opting_out(
