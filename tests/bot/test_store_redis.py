@@ -131,6 +131,13 @@ async def finish(process: asyncio.subprocess.Process) -> None:
     await process.wait()
 
 
+async def tell(process: asyncio.subprocess.Process, text: str) -> None:
+    """Write `text` to the process's standard input."""
+    assert process.stdin is not None
+    process.stdin.write(text.encode())
+    await process.stdin.drain()
+
+
 async def read_line(process: asyncio.subprocess.Process) -> bytes:
     assert process.stdout is not None
     return await asyncio.wait_for(process.stdout.readline(), 30)
@@ -332,9 +339,7 @@ async def test_two_processes_never_hold_the_lock_together(redis_url: str, tmp_pa
         for process in processes:
             assert await read_line(process) == b"ready\n"
         for process in processes:
-            assert process.stdin is not None
-            process.stdin.write(b"go\n")
-            await process.stdin.drain()
+            await tell(process, "go\n")
         for process in processes:
             assert await asyncio.wait_for(process.wait(), 60) == 0
     finally:
@@ -427,17 +432,13 @@ async def test_waiters_in_three_processes_enter_in_the_order_they_came(
         for process in processes:
             assert await read_line(process) == b"ready\n"
         for count, process in enumerate(processes, start=1):
-            assert process.stdin is not None
-            process.stdin.write("".join(f"{sender}\n" for sender in senders).encode())
-            await process.stdin.drain()
+            await tell(process, "".join(f"{sender}\n" for sender in senders))
             for sender in senders:
                 await in_line(raw, sender, count)
         for sender in senders:
             raw.delete(f"rb:lock:{sender}")  # the slow message is done
         for process in processes:
-            assert process.stdin is not None
-            process.stdin.write(b"\n")
-            await process.stdin.drain()
+            await tell(process, "\n")
         for process in processes:
             assert await asyncio.wait_for(process.wait(), 30) == 0
     finally:
@@ -459,9 +460,7 @@ async def test_a_killed_waiter_holds_up_the_line_for_place_seconds_at_most(
     waiter = await spawn(WAITER, redis_url, os.devnull)
     try:
         assert await read_line(waiter) == b"ready\n"
-        assert waiter.stdin is not None
-        waiter.stdin.write(f"{SENDER}\n".encode())
-        await waiter.stdin.drain()
+        await tell(waiter, f"{SENDER}\n")
         await in_line(raw, SENDER, 1)
         waiter.send_signal(signal.SIGKILL)  # first in line, and never asks again
     finally:
